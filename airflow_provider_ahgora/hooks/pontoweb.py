@@ -1,0 +1,377 @@
+"""PontoWebHook: Ahgora PontoWeb (time and attendance) over HTTP Basic auth."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_ahgora.exceptions import (
+    AhgoraAuthError,
+    AhgoraConfigError,
+    AhgoraError,
+    AhgoraNotFoundError,
+    AhgoraPermissionError,
+    AhgoraReadInterruptedError,
+    AhgoraTransientError,
+    AhgoraValidationError,
+    RecordError,
+)
+from airflow_provider_ahgora.hooks._base import (
+    USER_AGENT,
+    AhgoraRestHook,
+    WireSettings,
+    build_base_url,
+    get_extra,
+    mask,
+    quote_segment,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Connection
+    from airflow_provider_ahgora.models.pontoweb import (
+        ProcessStatus,
+        PushTicket,
+        ReckonResultsPage,
+        ReckonStartRequest,
+        ReckonStartResponse,
+        ReckonStatus,
+        ReconsumeResponse,
+    )
+
+DEFAULT_HOST = "https://api.ahgora.com.br"
+ACCEPT_VERSIONS = ("v1", "v2")
+DEFAULT_TIMEOUT = 60.0
+#: A process id that cannot exist: its status answers 400 "Process not found" to valid credentials.
+PROBE_PROCESS = "00000000-0000-0000-0000-000000000000"
+#: The documented limits of one push request.
+MAX_PUSH_RECORDS = 1000
+MAX_PUSH_BYTES = 1024 * 1024
+MAX_PAGE_SIZE = 1000
+
+
+def serialize_records(records: Sequence[Any]) -> bytes:
+    """The exact JSON body bytes of a push (compact, UTF-8): what the size limit is measured on."""
+    return json.dumps(list(records), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class PontoWebHook(AhgoraRestHook):
+    """Talks to Ahgora PontoWeb with a *service* user (HTTP Basic auth).
+
+    Connection (type ``pontoweb``): host defaults to ``https://api.ahgora.com.br``; login and
+    password are the service user; extras ``accept_version`` (``v1``/``v2``, default ``v2``),
+    ``timeout`` (seconds, default 60) and ``company`` (optional: when set, an answer for another
+    company is refused as a misconfiguration).
+
+    Constructing the hook does no network and no connection lookup.
+
+    :param pontoweb_conn_id: the Airflow connection id.
+    :param retry_limit: retries of a failed call (transient failures only). Default 4.
+    :param retry_delay: first backoff delay (s), doubled each retry, with jitter. Default 1.
+    :param retry_max_delay: cap of a backoff delay and of a honoured ``Retry-After`` (s). Default 60.
+    :param timeout: seconds per call; overrides the connection's ``timeout`` extra.
+    """
+
+    conn_name_attr = "pontoweb_conn_id"
+    default_conn_name = "pontoweb_default"
+    conn_type = "pontoweb"
+    hook_name = "Ahgora PontoWeb"
+    service_name = "PontoWeb"
+
+    def __init__(self, pontoweb_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(pontoweb_conn_id, **kwargs)
+        self.pontoweb_conn_id = pontoweb_conn_id
+
+    # -- Airflow UI (Airflow 2.11; Airflow 3 reads the same from get_provider_info) ---------------
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import AnyOf, NumberRange, Optional
+
+        return {
+            "accept_version": StringField(
+                lazy_gettext("Accept-Version"),
+                widget=BS3TextFieldWidget(),
+                validators=[Optional(), AnyOf(list(ACCEPT_VERSIONS))],
+                description="v1 or v2 (default v2): selects the shape of error answers.",
+                default="v2",
+            ),
+            "timeout": IntegerField(
+                lazy_gettext("Timeout (seconds)"),
+                widget=BS3TextFieldWidget(),
+                validators=[Optional(), NumberRange(min=1)],
+                description="Seconds to wait for each call (default 60).",
+                default=60,
+            ),
+            "company": StringField(
+                lazy_gettext("Company code"),
+                widget=BS3TextFieldWidget(),
+                validators=[Optional()],
+                description="Optional, e.g. a000101: an answer for another company is refused.",
+            ),
+        }
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        from airflow_provider_ahgora import PONTOWEB_UI_FIELD_BEHAVIOUR
+
+        return {
+            "hidden_fields": list(PONTOWEB_UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(PONTOWEB_UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(PONTOWEB_UI_FIELD_BEHAVIOUR["placeholders"]),
+        }
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def _build_settings(self, conn: Connection) -> WireSettings:
+        cid = self.pontoweb_conn_id
+        extras = conn.extra_dejson or {}
+        accept = str(get_extra(extras, "pontoweb", "accept_version") or "v2").strip().lower()
+        if accept not in ACCEPT_VERSIONS:
+            raise AhgoraConfigError(
+                f"Connection '{cid}': extra accept_version must be 'v1' or 'v2', got {accept!r}."
+            )
+        timeout = self.timeout_override
+        if timeout is None:
+            raw_timeout = get_extra(extras, "pontoweb", "timeout")
+            try:
+                timeout = float(raw_timeout) if raw_timeout is not None else DEFAULT_TIMEOUT
+            except (TypeError, ValueError):
+                raise AhgoraConfigError(
+                    f"Connection '{cid}': extra timeout must be a number of seconds, got {raw_timeout!r}."
+                ) from None
+            if timeout <= 0:
+                raise AhgoraConfigError(f"Connection '{cid}': extra timeout must be positive.")
+        if not conn.login or not conn.password:
+            raise AhgoraConfigError(
+                f"Connection '{cid}' needs the PontoWeb service user: set its login and password."
+            )
+        company = get_extra(extras, "pontoweb", "company")
+        mask(conn.password)
+        return WireSettings(
+            base_url=build_base_url(conn, DEFAULT_HOST, "PontoWeb", cid),
+            headers={
+                "Accept": "application/json",
+                "Accept-Version": accept,
+                "User-Agent": USER_AGENT,
+            },
+            timeout=timeout,
+            auth=(conn.login, conn.password),
+            secrets=(conn.password,),
+            extras={"accept_version": accept, "company": str(company) if company else None},
+        )
+
+    @property
+    def company(self) -> str | None:
+        """The company code the connection is pinned to, if any."""
+        return self.settings.extras.get("company")
+
+    def _check_answer(self, body: Any) -> None:
+        expected = self.settings.extras.get("company")
+        if expected and isinstance(body, Mapping):
+            got = body.get("company")
+            if got not in (None, "") and str(got) != expected:
+                raise AhgoraConfigError(
+                    f"Connection '{self.pontoweb_conn_id}' is pinned to company '{expected}' but PontoWeb "
+                    f"answered for company '{got}': the service user belongs to another company. Fix the "
+                    "connection's login/password or its `company` extra."
+                )
+
+    # -- reckon ---------------------------------------------------------------------------------
+
+    def start_reckon(self, request: ReckonStartRequest | Mapping[str, Any]) -> ReckonStartResponse:
+        """Start a reckon (``POST /reckons/process/start``). The body is validated before sending.
+
+        Not retried after the server may have acted on it (a retry could start, and pay for, a
+        second full-base reckon): only connection failures before sending and 429s are retried.
+        """
+        from airflow_provider_ahgora.models._base import validate_one
+        from airflow_provider_ahgora.models.pontoweb import ReckonStartRequest, ReckonStartResponse
+
+        body = validate_one(ReckonStartRequest, request, "reckon start request").to_wire()
+        answer = self._request("POST", "/reckons/process/start", json_body=body, retry="safe")
+        return ReckonStartResponse.model_validate(_require_object(answer, "reckon start"))
+
+    def get_reckon_status(self, process: str) -> ReckonStatus:
+        """Status of a reckon (``GET /reckons/process/status/{process}``)."""
+        from airflow_provider_ahgora.models.pontoweb import ReckonStatus
+
+        answer = self._request("GET", f"/reckons/process/status/{quote_segment(process)}")
+        return ReckonStatus.model_validate(_require_object(answer, "reckon status"))
+
+    async def aget_reckon_status(self, process: str) -> ReckonStatus:
+        """Async :meth:`get_reckon_status`, for triggers."""
+        from airflow_provider_ahgora.models.pontoweb import ReckonStatus
+
+        answer = await self._arequest("GET", f"/reckons/process/status/{quote_segment(process)}")
+        return ReckonStatus.model_validate(_require_object(answer, "reckon status"))
+
+    def iter_reckon_results(self, unique: str, page_size: int = MAX_PAGE_SIZE) -> Iterator[ReckonResultsPage]:
+        """Yield the result pages of a reckon until a page comes back empty.
+
+        **Reading consumes**: PontoWeb returns each record once. A read whose answer may have been
+        lost after the server consumed it is never repeated: it raises
+        :class:`~airflow_provider_ahgora.exceptions.AhgoraReadInterruptedError`; recover with
+        :meth:`reconsume` and read again from the start. Reads that surely did not reach the server
+        (connection refused, 429) are retried.
+        """
+        from airflow_provider_ahgora.models.pontoweb import ReckonResultsPage
+
+        if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise AhgoraConfigError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
+        path = f"/reckons/{quote_segment(unique)}"
+        pages = records = 0
+        while True:
+            try:
+                answer = self._request("GET", path, params={"limit": page_size}, retry="safe")
+                page = ReckonResultsPage.model_validate(_require_object(answer, "reckon results"))
+            except AhgoraTransientError as exc:
+                if not exc.may_have_been_processed:
+                    raise
+                raise AhgoraReadInterruptedError(unique, pages, records, exc) from exc
+            except (ValueError, TypeError) as exc:  # answer arrived but is not a results page
+                raise AhgoraReadInterruptedError(unique, pages, records, exc) from exc
+            if not page.data:
+                return
+            pages += 1
+            records += len(page.data)
+            self.log.info("PontoWeb results of %s: page %d, %d record(s) so far", unique, pages, records)
+            yield page
+
+    def reconsume(self, unique: str) -> ReconsumeResponse:
+        """Make every record of ``unique`` readable again (``GET /reckons/reconsume/{unique}``).
+
+        Counts toward PontoWeb's limit of 1000 reconsumes per unique.
+        """
+        from airflow_provider_ahgora.models.pontoweb import ReconsumeResponse
+
+        answer = self._request("GET", f"/reckons/reconsume/{quote_segment(unique)}")
+        return ReconsumeResponse.model_validate(_require_object(answer, "reconsume"))
+
+    # -- pushes and the process monitor ---------------------------------------------------------
+
+    def push(self, resource: str, records: Sequence[Any]) -> PushTicket:
+        """Send one batch of records in one request (``POST /<resource>``); returns the ticket.
+
+        ``resource`` is a documented push (costcenter, subsidiaries, people, absences, users,
+        paymentDate, anticipate) or a custom path starting with ``/``. Records of documented
+        resources are validated first; any invalid record refuses the whole request before sending
+        (the batch operator sets invalid records aside instead). At most 1000 records and 1 MiB of
+        JSON body, measured on the bytes sent.
+        """
+        from airflow_provider_ahgora.models._base import validate_many
+        from airflow_provider_ahgora.models.pontoweb import PUSH_ID_KEYS, PUSH_MODELS, PushTicket
+
+        path = resolve_push_path(resource)
+        if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Sequence):
+            raise AhgoraConfigError(
+                f"push({resource!r}) needs a list of records (PontoWeb requires an array), "
+                f"got {type(records).__name__}."
+            )
+        if not records:
+            raise AhgoraConfigError(f"push({resource!r}) got no records: there is nothing to send.")
+        if len(records) > MAX_PUSH_RECORDS:
+            raise AhgoraConfigError(
+                f"push({resource!r}) got {len(records)} records; PontoWeb takes at most {MAX_PUSH_RECORDS} "
+                "per request: split them into batches (PontoWebPushBatchOperator does this)."
+            )
+        model = PUSH_MODELS.get(resource.strip("/"))
+        wire: list[Any]
+        if model is not None:
+            valid, invalid = validate_many(model, records, PUSH_ID_KEYS.get(resource.strip("/"), ()))
+            if invalid:
+                errors: list[RecordError] = [e for _, _, errs in invalid for e in errs]
+                raise AhgoraValidationError(f"{resource} records", errors)
+            wire = [m.to_wire() for _, m in valid]
+        else:
+            wire = [r.to_wire() if hasattr(r, "to_wire") else r for r in records]
+        body = serialize_records(wire)
+        if len(body) > MAX_PUSH_BYTES:
+            raise AhgoraConfigError(
+                f"push({resource!r}): the body is {len(body)} bytes; PontoWeb takes at most "
+                f"{MAX_PUSH_BYTES} bytes (1 MiB) per request: send fewer records per batch."
+            )
+        answer = self._request("POST", path, data=body)
+        return PushTicket.model_validate(_require_object(answer, f"push to {path}"))
+
+    def get_process(self, unique: str | None = None, subunique: str | None = None) -> ProcessStatus:
+        """The process monitor (``GET /process``) for a push, by ``subunique`` or ``unique``."""
+        from airflow_provider_ahgora.models.pontoweb import ProcessStatus
+
+        answer = self._request("GET", "/process", **_process_args(unique, subunique))
+        return ProcessStatus.model_validate(_require_object(answer, "process monitor"))
+
+    async def aget_process(self, unique: str | None = None, subunique: str | None = None) -> ProcessStatus:
+        """Async :meth:`get_process`, for triggers."""
+        from airflow_provider_ahgora.models.pontoweb import ProcessStatus
+
+        answer = await self._arequest("GET", "/process", **_process_args(unique, subunique))
+        return ProcessStatus.model_validate(_require_object(answer, "process monitor"))
+
+    # -- connection test --------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """An authenticated call that spends no quota: the status of a process that cannot exist.
+
+        400 "Process not found" proves the credentials; 401/403 do not.
+        """
+        try:
+            masked = self._masked_password_message()
+            if masked:
+                return False, masked
+            self.get_reckon_status(PROBE_PROCESS)
+        except AhgoraNotFoundError:
+            company = self.settings.extras.get("company")
+            pinned = f" (pinned to company {company})" if company else ""
+            return True, f"Connection to PontoWeb at {self.settings.base_url} works: credentials accepted{pinned}."
+        except AhgoraAuthError:
+            return False, (
+                "PontoWeb refused the credentials (401 Unauthorized): check the service user's login and "
+                "password in the connection."
+            )
+        except AhgoraPermissionError:
+            return False, (
+                "PontoWeb accepted the credentials but the user lacks permission for the reckon routes "
+                "(403 Forbidden): use a user of type service with access to them."
+            )
+        except AhgoraError as exc:
+            return False, str(exc)
+        except Exception as exc:  # the UI shows the message; never crash the test button
+            return False, self._scrub(f"{type(exc).__name__}: {exc}")
+        return True, f"Connection to PontoWeb at {self.settings.base_url} works."
+
+
+_PUSH_RESOURCES = ("costcenter", "subsidiaries", "people", "absences", "users", "paymentDate", "anticipate")
+
+
+def resolve_push_path(resource: str) -> str:
+    """The path of a push: a documented resource name, or a custom path starting with '/'."""
+    if not isinstance(resource, str) or not resource.strip():
+        raise AhgoraConfigError("resource must be a push resource name or a path starting with '/'.")
+    if resource.startswith("/"):
+        return "/" + "/".join(quote_segment(p) for p in resource.strip("/").split("/"))
+    if resource not in _PUSH_RESOURCES:
+        raise AhgoraConfigError(
+            f"Unknown PontoWeb push resource {resource!r}: use one of {', '.join(_PUSH_RESOURCES)}, or a "
+            "custom path starting with '/'."
+        )
+    return f"/{resource}"
+
+
+def _process_args(unique: str | None, subunique: str | None) -> dict[str, Any]:
+    if not unique and not subunique:
+        raise AhgoraConfigError("get_process needs a subunique or a unique (from the push's ticket).")
+    params = {"subunique": subunique} if subunique else {"unique": unique}
+    # the process monitor is documented with Accept-Version v2 only
+    return {"params": params, "headers": {"Accept-Version": "v2"}}
+
+
+def _require_object(answer: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(answer, Mapping):
+        raise AhgoraTransientError(
+            f"the {what} answer is not a JSON object (got {type(answer).__name__})", service="PontoWeb"
+        )
+    return answer

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Airflow reads its home at import: give the whole run a throwaway one before anything imports it.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="ahgora-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+#: Known secrets used by every test connection: tests search logs, errors and reprs for them.
+PONTOWEB_PASSWORD = "pw-S3cr3t-7d1f0e"
+VOORS_TOKEN = "tok-S3cr3t-9a8b7c"
+PONTOWEB_BASE = "https://pontoweb.test"
+VOORS_BASE = "https://voors.test/integration"
+
+
+def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: object) -> None:
+    """Define an Airflow connection through its AIRFLOW_CONN_ environment variable (JSON form)."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+
+@pytest.fixture
+def pontoweb_conn(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "conn_type": "pontoweb",
+        "host": PONTOWEB_BASE,
+        "login": "svc-user",
+        "password": PONTOWEB_PASSWORD,
+        "extra": {"accept_version": "v2", "timeout": 7},
+    }
+    set_conn(monkeypatch, "pontoweb_default", **fields)
+    return fields
+
+
+@pytest.fixture
+def voors_conn(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    fields: dict[str, object] = {"conn_type": "voors", "host": VOORS_BASE, "password": VOORS_TOKEN}
+    set_conn(monkeypatch, "voors_default", **fields)
+    return fields
+
+
+class SleepRecorder:
+    """Stands in for time.sleep in hooks: records the backoff delays instead of waiting."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def pontoweb_hook(pontoweb_conn):
+    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+
+    hook = PontoWebHook(retry_limit=3, retry_delay=0.5, retry_max_delay=10)
+    hook.sleep = SleepRecorder()
+    return hook
+
+
+@pytest.fixture
+def voors_hook(voors_conn):
+    from airflow_provider_ahgora.hooks.voors import VoorsHook
+
+    hook = VoorsHook(retry_limit=3, retry_delay=0.5, retry_max_delay=10)
+    hook.sleep = SleepRecorder()
+    return hook
+
+
+def load_fixture(*parts: str):
+    return json.loads((FIXTURES.joinpath(*parts)).read_text(encoding="utf-8"))

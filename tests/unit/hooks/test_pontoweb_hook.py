@@ -1,0 +1,574 @@
+"""Wire format of PontoWebHook, with `responses` standing in for the API."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from airflow_provider_ahgora import __version__
+from airflow_provider_ahgora.exceptions import (
+    AhgoraAuthError,
+    AhgoraBadRequestError,
+    AhgoraConfigError,
+    AhgoraConnectionError,
+    AhgoraDailyLimitError,
+    AhgoraExpiredError,
+    AhgoraNotFoundError,
+    AhgoraPermissionError,
+    AhgoraRateLimitError,
+    AhgoraReadInterruptedError,
+    AhgoraServerError,
+    AhgoraValidationError,
+)
+from airflow_provider_ahgora.hooks.pontoweb import MAX_PUSH_BYTES, PROBE_PROCESS, PontoWebHook
+from tests.conftest import PONTOWEB_BASE, PONTOWEB_PASSWORD, SleepRecorder, load_fixture, set_conn
+
+STATUS_URL = f"{PONTOWEB_BASE}/reckons/process/status"
+START_BODY = {"rescission": False, "month": "04", "year": "2025", "features": ["monthly"]}
+
+
+def _page(unique: str, records: list[dict], total: int) -> dict:
+    return {"company": "a133595", "unique": unique, "total": total, "data": records}
+
+
+def _record(i: int) -> dict:
+    return {
+        "employee": f"E{i:05d}",
+        "paymentDate": "2025-04-30",
+        "infotype": "0015",
+        "results": [{"name": "Horas previstas", "event": "9077", "value": "71:20", "type": "hours"}],
+    }
+
+
+class TestConstruction:
+    def test_construct_does_no_lookup(self, monkeypatch):
+        from airflow.providers.common.compat.sdk import BaseHook
+
+        def boom(*_a, **_k):
+            raise AssertionError("connection looked up at construction")
+
+        monkeypatch.setattr(BaseHook, "get_connection", classmethod(boom))
+        hook = PontoWebHook("anything")
+        assert hook.pontoweb_conn_id == "anything"
+        assert "anything" in repr(hook)
+
+    def test_defaults(self, monkeypatch):
+        set_conn(monkeypatch, "pontoweb_default", conn_type="pontoweb", login="u", password="p")
+        s = PontoWebHook().settings
+        assert s.base_url == "https://api.ahgora.com.br"
+        assert s.timeout == 60
+        assert s.headers["Accept-Version"] == "v2"
+        assert s.headers["User-Agent"] == f"airflow-provider-ahgora/{__version__}"
+
+    def test_uri_form(self, monkeypatch):
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_PW_URI",
+            "pontoweb://svc%40corp:p%40ss@api.ahgora.com.br?accept_version=v1&timeout=15&company=a000101",
+        )
+        hook = PontoWebHook("pw_uri")
+        s = hook.settings
+        assert s.base_url == "https://api.ahgora.com.br"
+        assert s.auth == ("svc@corp", "p@ss")
+        assert s.headers["Accept-Version"] == "v1"
+        assert s.timeout == 15
+        assert hook.company == "a000101"
+
+    @pytest.mark.parametrize(
+        ("host", "expected"),
+        [
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://localhost:1/", "http://localhost:1"),
+            ("http://[::1]:9000", "http://[::1]:9000"),
+            ("https://api.example.com/base/", "https://api.example.com/base"),
+            ("api.example.com", "https://api.example.com"),
+        ],
+    )
+    def test_hosts(self, monkeypatch, host, expected):
+        set_conn(monkeypatch, "pontoweb_default", conn_type="pontoweb", host=host, login="u", password="p")
+        assert PontoWebHook().settings.base_url == expected
+
+    @pytest.mark.parametrize("host", ["http://api.ahgora.com.br", "http://10.0.0.5:80", "ftp://x.example"])
+    def test_plain_http_off_loopback_refused(self, monkeypatch, host):
+        set_conn(monkeypatch, "pontoweb_default", conn_type="pontoweb", host=host, login="u", password="p")
+        with pytest.raises(AhgoraConfigError, match="http"):
+            PontoWebHook().get_conn()
+
+    @pytest.mark.parametrize(
+        ("extra", "match"),
+        [({"accept_version": "v3"}, "accept_version"), ({"timeout": "soon"}, "timeout"), ({"timeout": 0}, "timeout")],
+    )
+    def test_bad_extras(self, monkeypatch, extra, match):
+        set_conn(monkeypatch, "pontoweb_default", conn_type="pontoweb", login="u", password="p", extra=extra)
+        with pytest.raises(AhgoraConfigError, match=match):
+            PontoWebHook().get_conn()
+
+    def test_missing_credentials(self, monkeypatch):
+        set_conn(monkeypatch, "pontoweb_default", conn_type="pontoweb", login="u")
+        with pytest.raises(AhgoraConfigError, match="login and password"):
+            PontoWebHook().get_conn()
+
+    def test_one_session_per_hook(self, pontoweb_hook):
+        assert pontoweb_hook.get_conn() is pontoweb_hook.get_conn()
+
+
+class TestWire:
+    @responses.activate
+    def test_headers_auth_timeout(self, pontoweb_hook, monkeypatch):
+        seen = {}
+        original = requests.Session.request
+
+        def spy(self, method, url, **kwargs):
+            seen["timeout"] = kwargs.get("timeout")
+            return original(self, method, url, **kwargs)
+
+        monkeypatch.setattr(requests.Session, "request", spy)
+        responses.get(f"{STATUS_URL}/p-1", json=load_fixture("seeds", "pontoweb", "001_reckon-status_response_done.json"))
+        status = pontoweb_hook.get_reckon_status("p-1")
+        assert status.status == "done"
+        req = responses.calls[0].request
+        expected_auth = "Basic " + base64.b64encode(f"svc-user:{PONTOWEB_PASSWORD}".encode()).decode()
+        assert req.headers["Authorization"] == expected_auth
+        assert req.headers["Accept-Version"] == "v2"
+        assert req.headers["User-Agent"] == f"airflow-provider-ahgora/{__version__}"
+        assert seen["timeout"] == 7
+        assert PONTOWEB_PASSWORD not in req.url
+
+    @responses.activate
+    def test_start_reckon_body(self, pontoweb_hook):
+        responses.post(
+            f"{PONTOWEB_BASE}/reckons/process/start",
+            json=load_fixture("seeds", "pontoweb", "001_reckon-start_response_200.json"),
+            match=[matchers.json_params_matcher({**START_BODY, "registers": ["98a159Q"]})],
+        )
+        answer = pontoweb_hook.start_reckon({**START_BODY, "registers": ["98a159Q"]})
+        assert answer.process == "6b28ff7e-dda5-415c-b5b4-ff776f92142b"
+        assert responses.calls[0].request.headers["Content-Type"] == "application/json"
+
+    @responses.activate
+    def test_start_reckon_always_sends_rescission(self, pontoweb_hook):
+        responses.post(f"{PONTOWEB_BASE}/reckons/process/start", json={"process": "p", "company": "c"})
+        pontoweb_hook.start_reckon({"month": "04", "year": "2025"})
+        body = json.loads(responses.calls[0].request.body)
+        assert body["rescission"] is False
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({**START_BODY, "month": "13"}, "month"),
+            ({**START_BODY, "rescission": True}, "registers"),
+            ({**START_BODY, "features": ["weekly"]}, "features"),
+            ({**START_BODY, "paymentDate": "30/04/2025"}, "paymentDate"),
+        ],
+    )
+    def test_start_reckon_invalid_sends_nothing(self, pontoweb_hook, body, field):
+        with pytest.raises(AhgoraValidationError) as info:
+            pontoweb_hook.start_reckon(body)
+        assert field in str(info.value)
+        assert "nothing was sent" in str(info.value)
+        assert len(responses.calls) == 0
+
+    @responses.activate
+    def test_status_quotes_the_process_id(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/a%2Fb%3Fc", json={"status": "processing", "progress": {"done": 0, "total": 0}})
+        assert pontoweb_hook.get_reckon_status("a/b?c").status == "processing"
+
+    @responses.activate
+    def test_results_pages_until_empty(self, pontoweb_hook):
+        url = f"{PONTOWEB_BASE}/reckons/u1"
+        records = [_record(i) for i in range(5)]
+        for chunk in (records[:2], records[2:4], records[4:], []):
+            responses.get(url, json=_page("u1", chunk, 5), match=[matchers.query_param_matcher({"limit": "2"})])
+        pages = list(pontoweb_hook.iter_reckon_results("u1", page_size=2))
+        assert [len(p.data) for p in pages] == [2, 2, 1]
+        assert [r.employee for p in pages for r in p.data] == [r["employee"] for r in records]
+        assert len(responses.calls) == 4
+
+    @pytest.mark.parametrize("size", [0, 1001, "10"])
+    def test_results_page_size_bounds(self, pontoweb_hook, size):
+        with pytest.raises(AhgoraConfigError, match="page_size"):
+            next(pontoweb_hook.iter_reckon_results("u1", page_size=size))
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        "failure",
+        [
+            {"status": 502, "body": "bad gateway"},
+            {"body": requests.exceptions.ConnectionError("Connection reset by peer")},
+            {"body": requests.exceptions.ReadTimeout("read timed out")},
+            {"status": 200, "body": '{"company": "a", "unique": "u1", "data": [{"employ'},
+        ],
+    )
+    def test_results_read_failure_is_not_retried(self, pontoweb_hook, failure):
+        url = f"{PONTOWEB_BASE}/reckons/u1"
+        responses.get(url, json=_page("u1", [_record(0)], 3))
+        responses.get(url, **failure)
+        responses.get(url, json=_page("u1", [_record(2)], 3))  # would be the NEXT page: must not be read
+        pages = pontoweb_hook.iter_reckon_results("u1", page_size=1)
+        assert next(pages).data[0].employee == "E00000"
+        with pytest.raises(AhgoraReadInterruptedError) as info:
+            next(pages)
+        assert info.value.pages_read == 1
+        assert info.value.records_read == 1
+        assert "reconsume" in str(info.value)
+        assert len(responses.calls) == 2
+        assert pontoweb_hook.sleep.calls == []
+
+    @responses.activate
+    def test_results_read_retried_when_nothing_was_consumed(self, pontoweb_hook):
+        url = f"{PONTOWEB_BASE}/reckons/u1"
+        responses.get(url, status=429, json={"error": "Too many requests"}, headers={"Retry-After": "2"})
+        responses.get(url, json=_page("u1", [_record(0)], 1))
+        responses.get(url, json=_page("u1", [], 1))
+        pages = list(pontoweb_hook.iter_reckon_results("u1"))
+        assert len(pages) == 1
+        assert pontoweb_hook.sleep.calls == [2.0]
+
+    @responses.activate
+    def test_results_expired(self, pontoweb_hook):
+        responses.get(f"{PONTOWEB_BASE}/reckons/old", status=410, json={"error": "Data expired"})
+        with pytest.raises(AhgoraExpiredError, match="start a new reckon"):
+            list(pontoweb_hook.iter_reckon_results("old"))
+
+    @responses.activate
+    def test_reconsume(self, pontoweb_hook):
+        responses.get(
+            f"{PONTOWEB_BASE}/reckons/reconsume/3234ca5d",
+            json=load_fixture("seeds", "pontoweb", "001_reckon-reconsume_response_200.json"),
+        )
+        assert pontoweb_hook.reconsume("3234ca5d").unique == "3234ca5d"
+
+    @responses.activate
+    def test_push_costcenters(self, pontoweb_hook):
+        records = load_fixture("seeds", "pontoweb", "002_costcenter_request_batch.json")
+        responses.post(
+            f"{PONTOWEB_BASE}/costcenter",
+            json=load_fixture("seeds", "pontoweb", "002_costcenter_response_200.json"),
+            match=[matchers.json_params_matcher(records)],
+        )
+        ticket = pontoweb_hook.push("costcenter", records)
+        assert ticket.unique == "bd751350"
+
+    @responses.activate
+    def test_push_invalid_record_sends_nothing(self, pontoweb_hook):
+        with pytest.raises(AhgoraValidationError) as info:
+            pontoweb_hook.push("costcenter", [{"codigo": "1", "nome": "RH"}, {"codigo": "2"}])
+        assert "record 1" in str(info.value)
+        assert "nome" in str(info.value)
+        assert len(responses.calls) == 0
+
+    @responses.activate
+    def test_push_limits(self, pontoweb_hook):
+        with pytest.raises(AhgoraConfigError, match="at most 1000"):
+            pontoweb_hook.push("costcenter", [{"codigo": str(i), "nome": "x"} for i in range(1001)])
+        big = [{"codigo": str(i), "nome": "x" * 2000} for i in range(600)]  # ~1.2 MB
+        with pytest.raises(AhgoraConfigError, match="bytes"):
+            pontoweb_hook.push("costcenter", big)
+        with pytest.raises(AhgoraConfigError, match="array"):
+            pontoweb_hook.push("costcenter", {"codigo": "1", "nome": "x"})
+        with pytest.raises(AhgoraConfigError, match="Unknown PontoWeb push resource"):
+            pontoweb_hook.push("costcentre", [{"codigo": "1", "nome": "x"}])
+        assert len(responses.calls) == 0
+
+    @responses.activate
+    def test_push_exact_byte_limit_is_measured_on_the_body(self, pontoweb_hook):
+        from airflow_provider_ahgora.hooks.pontoweb import serialize_records
+
+        # one record whose body is exactly 1 MiB passes, one byte more does not
+        base = serialize_records([{"codigo": "1", "nome": ""}])
+        name = "é" * ((MAX_PUSH_BYTES - len(base)) // 2) + "a" * ((MAX_PUSH_BYTES - len(base)) % 2)
+        records = [{"codigo": "1", "nome": name}]
+        assert len(serialize_records(records)) == MAX_PUSH_BYTES
+        responses.post(f"{PONTOWEB_BASE}/costcenter", json={"company": "a", "unique": "u", "message": "ok"})
+        pontoweb_hook.push("costcenter", records)
+        assert len(responses.calls[0].request.body) == MAX_PUSH_BYTES
+        with pytest.raises(AhgoraConfigError, match="bytes"):
+            pontoweb_hook.push("costcenter", [{"codigo": "1", "nome": name + "a"}])
+
+    @responses.activate
+    def test_push_custom_path_passes_through(self, pontoweb_hook):
+        responses.post(f"{PONTOWEB_BASE}/v2/custom", json={"company": "a", "unique": "u", "subunique": "s"})
+        ticket = pontoweb_hook.push("/v2/custom", [{"anything": 1}])
+        assert ticket.subunique == "s"
+        assert json.loads(responses.calls[0].request.body) == [{"anything": 1}]
+
+    @responses.activate
+    def test_get_process_by_subunique_forces_v2(self, monkeypatch):
+        set_conn(
+            monkeypatch, "pontoweb_v1", conn_type="pontoweb", host=PONTOWEB_BASE, login="u", password="p",
+            extra={"accept_version": "v1"},
+        )
+        hook = PontoWebHook("pontoweb_v1")
+        body = load_fixture("seeds", "pontoweb", "000_process_response_people-errors.json")
+        responses.get(f"{PONTOWEB_BASE}/process", json=body, match=[matchers.query_param_matcher({"subunique": "99"})])
+        status = hook.get_process(subunique="99")
+        assert responses.calls[0].request.headers["Accept-Version"] == "v2"
+        assert status.status == body["status"]
+
+    @responses.activate
+    def test_get_process_by_unique(self, pontoweb_hook):
+        responses.get(
+            f"{PONTOWEB_BASE}/process",
+            json={"company": "a", "unique": "u", "status": "done", "progress": {"done": "2", "total": "2"}},
+            match=[matchers.query_param_matcher({"unique": "u"})],
+        )
+        assert pontoweb_hook.get_process(unique="u").is_finished
+        with pytest.raises(AhgoraConfigError, match="subunique or a unique"):
+            pontoweb_hook.get_process()
+
+    @responses.activate
+    def test_company_mismatch_is_refused(self, monkeypatch):
+        set_conn(
+            monkeypatch, "pontoweb_default", conn_type="pontoweb", host=PONTOWEB_BASE, login="u", password="p",
+            extra={"company": "a000101"},
+        )
+        responses.get(f"{STATUS_URL}/p", json={"status": "done", "company": "a999999", "progress": {}})
+        with pytest.raises(AhgoraConfigError, match="a999999"):
+            PontoWebHook(retry_limit=0).get_reckon_status("p")
+
+    @responses.activate
+    def test_company_match_passes(self, monkeypatch):
+        set_conn(
+            monkeypatch, "pontoweb_default", conn_type="pontoweb", host=PONTOWEB_BASE, login="u", password="p",
+            extra={"company": "a133595"},
+        )
+        responses.get(f"{STATUS_URL}/p", json=load_fixture("seeds", "pontoweb", "001_reckon-status_response_done.json"))
+        assert PontoWebHook().get_reckon_status("p").company == "a133595"
+
+
+class TestErrors:
+    @responses.activate
+    @pytest.mark.parametrize(
+        ("fixture", "status", "exc", "message"),
+        [
+            ("001_reckon-status_error_400-v1.json", 400, AhgoraNotFoundError, "Process not found"),
+            ("001_reckon-status_error_400-v2.json", 400, AhgoraNotFoundError, "Process not found"),
+            ("001_reckon-status_error_401.json", 401, AhgoraAuthError, "Unauthorized"),
+            ("001_reckon-status_error_403.json", 403, AhgoraPermissionError, "Forbidden"),
+            ("001_reckon-start_error_400-v2.json", 400, AhgoraBadRequestError, '"rescission" is required'),
+            ("002_costcenter_error_400.json", 400, AhgoraBadRequestError, "Request format must be an Array"),
+            ("002_costcenter_error_401.json", 401, AhgoraAuthError, "Unauthorized"),
+            ("001_reckon-reconsume_error_429-v1.json", 429, AhgoraDailyLimitError, "daily limit of 3"),
+            ("001_reckon-reconsume_error_429-v2.json", 429, AhgoraDailyLimitError, "daily limit of 3"),
+        ],
+    )
+    def test_every_seed_error_shape(self, pontoweb_hook, fixture, status, exc, message):
+        responses.get(f"{STATUS_URL}/p", status=status, json=load_fixture("seeds", "pontoweb", fixture))
+        with pytest.raises(exc) as info:
+            pontoweb_hook.get_reckon_status("p")
+        assert info.value.status_code == status
+        assert message in info.value.api_message
+        assert len(responses.calls) == 1  # none of these is retried
+        assert pontoweb_hook.sleep.calls == []
+
+    @responses.activate
+    def test_daily_limit_names_features_and_when_it_clears(self, pontoweb_hook):
+        responses.post(
+            f"{PONTOWEB_BASE}/reckons/process/start",
+            status=429,
+            json=load_fixture("seeds", "pontoweb", "001_reckon-reconsume_error_429-v2.json"),
+        )
+        with pytest.raises(AhgoraDailyLimitError) as info:
+            pontoweb_hook.start_reckon(START_BODY)
+        err = info.value
+        assert err.features == ["daily.punches", "daily.totals", "monthly"]
+        assert "will not help" in str(err)
+        assert err.clears_at.hour == 0
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_non_json_error(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/p", status=400, body="<html>Bad things</html>")
+        with pytest.raises(AhgoraBadRequestError, match="Bad things"):
+            pontoweb_hook.get_reckon_status("p")
+
+
+class TestRetries:
+    @responses.activate
+    def test_5xx_then_success(self, pontoweb_hook):
+        url = f"{STATUS_URL}/p"
+        responses.get(url, status=503, json={"error": "busy"})
+        responses.get(url, status=500, body="oops")
+        responses.get(url, json={"status": "done", "progress": {"done": 1, "total": 1}})
+        assert pontoweb_hook.get_reckon_status("p").is_done
+        assert len(responses.calls) == 3
+        delays = pontoweb_hook.sleep.calls
+        assert len(delays) == 2
+        # exponential with jitter: attempt n waits within [d*2^(n-1)/2, d*2^(n-1)]
+        assert 0.25 <= delays[0] <= 0.5
+        assert 0.5 <= delays[1] <= 1.0
+
+    @responses.activate
+    def test_gives_up_after_retry_limit(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/p", status=502, body="bad gateway")
+        with pytest.raises(AhgoraServerError, match="502"):
+            pontoweb_hook.get_reckon_status("p")
+        assert len(responses.calls) == 4  # 1 + retry_limit (3)
+
+    @responses.activate
+    def test_retry_limit_zero(self, pontoweb_conn):
+        hook = PontoWebHook(retry_limit=0)
+        hook.sleep = SleepRecorder()
+        responses.get(f"{STATUS_URL}/p", status=503)
+        with pytest.raises(AhgoraServerError):
+            hook.get_reckon_status("p")
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_backoff_is_capped(self, pontoweb_conn):
+        hook = PontoWebHook(retry_limit=6, retry_delay=1, retry_max_delay=3)
+        hook.sleep = SleepRecorder()
+        responses.get(f"{STATUS_URL}/p", status=503)
+        with pytest.raises(AhgoraServerError):
+            hook.get_reckon_status("p")
+        assert max(hook.sleep.calls) <= 3
+        assert len(hook.sleep.calls) == 6
+
+    @responses.activate
+    def test_429_honours_retry_after(self, pontoweb_hook):
+        url = f"{STATUS_URL}/p"
+        responses.get(url, status=429, json={"error": "slow down"}, headers={"Retry-After": "4"})
+        responses.get(url, json={"status": "done", "progress": {"done": 1, "total": 1}})
+        pontoweb_hook.get_reckon_status("p")
+        assert pontoweb_hook.sleep.calls == [4.0]
+
+    @responses.activate
+    def test_retry_after_is_capped(self, pontoweb_hook):
+        url = f"{STATUS_URL}/p"
+        responses.get(url, status=429, json={"error": "slow down"}, headers={"Retry-After": "3600"})
+        responses.get(url, json={"status": "done", "progress": {"done": 1, "total": 1}})
+        pontoweb_hook.get_reckon_status("p")
+        assert pontoweb_hook.sleep.calls == [10.0]
+
+    @responses.activate
+    def test_429_without_retry_after_is_rate_limit(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/p", status=429, json={"error": "Too many requests"})
+        with pytest.raises(AhgoraRateLimitError):
+            pontoweb_hook.get_reckon_status("p")
+        assert len(responses.calls) == 4
+
+    @responses.activate
+    def test_connection_errors_and_timeouts_retried(self, pontoweb_hook):
+        url = f"{STATUS_URL}/p"
+        responses.get(url, body=requests.exceptions.ConnectionError("Connection reset by peer"))
+        responses.get(url, body=requests.exceptions.ReadTimeout("timed out"))
+        responses.get(url, body=requests.exceptions.ConnectTimeout("connect timed out"))
+        responses.get(url, json={"status": "done", "progress": {"done": 1, "total": 1}})
+        assert pontoweb_hook.get_reckon_status("p").is_done
+        assert len(responses.calls) == 4
+
+    @responses.activate
+    def test_connection_error_exhausted(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/p", body=requests.exceptions.ConnectionError("refused"))
+        with pytest.raises(AhgoraConnectionError, match="could not connect"):
+            pontoweb_hook.get_reckon_status("p")
+
+    @responses.activate
+    @pytest.mark.parametrize("status", [400, 401, 403])
+    def test_client_errors_not_retried(self, pontoweb_hook, status):
+        responses.get(f"{STATUS_URL}/p", status=status, json={"error": "nope"})
+        with pytest.raises(Exception):  # noqa: PT011 - the class is checked in TestErrors
+            pontoweb_hook.get_reckon_status("p")
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_start_reckon_not_repeated_after_5xx(self, pontoweb_hook):
+        responses.post(f"{PONTOWEB_BASE}/reckons/process/start", status=502, body="bad gateway")
+        with pytest.raises(AhgoraServerError):
+            pontoweb_hook.start_reckon(START_BODY)
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_start_reckon_repeated_when_refused(self, pontoweb_hook):
+        url = f"{PONTOWEB_BASE}/reckons/process/start"
+        responses.post(url, status=429, json={"error": "Too many requests"})
+        responses.post(url, json={"process": "p", "company": "c"})
+        assert pontoweb_hook.start_reckon(START_BODY).process == "p"
+        assert len(responses.calls) == 2
+
+    @responses.activate
+    def test_push_retried_on_5xx(self, pontoweb_hook):
+        url = f"{PONTOWEB_BASE}/costcenter"
+        responses.post(url, status=503)
+        responses.post(url, json={"company": "a", "unique": "u"})
+        assert pontoweb_hook.push("costcenter", [{"codigo": "1", "nome": "x"}]).unique == "u"
+        assert len(responses.calls) == 2
+        assert responses.calls[0].request.body == responses.calls[1].request.body
+
+
+class TestAsync:
+    @responses.activate
+    async def test_aget_reckon_status_retries(self, pontoweb_conn, monkeypatch):
+        import asyncio
+
+        slept: list[float] = []
+
+        async def fake_sleep(seconds):
+            slept.append(seconds)
+
+        monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+        hook = PontoWebHook(retry_limit=2, retry_delay=0.5)
+        url = f"{STATUS_URL}/p"
+        responses.get(url, status=503)
+        responses.get(url, json={"status": "processing", "progress": {"done": 3, "total": 10}})
+        status = await hook.aget_reckon_status("p")
+        assert status.status == "processing"
+        assert len(slept) == 1
+
+    @responses.activate
+    async def test_aget_process(self, pontoweb_conn):
+        responses.get(
+            f"{PONTOWEB_BASE}/process",
+            json={"company": "a", "unique": "u", "subunique": "s", "status": "warning",
+                  "progress": {"done": "2", "total": "2"},
+                  "data": {"errors": [{"identifier": "123", "message": "bad"}]}},
+        )
+        status = await PontoWebHook().aget_process(subunique="s")
+        assert status.is_finished
+        assert status.errors[0].identifier == "123"
+
+    @responses.activate
+    async def test_async_errors_map_the_same(self, pontoweb_conn):
+        responses.get(f"{STATUS_URL}/p", status=401, json={"error": {"code": 401, "message": "Unauthorized"}})
+        with pytest.raises(AhgoraAuthError):
+            await PontoWebHook().aget_reckon_status("p")
+
+
+class TestTestConnection:
+    @responses.activate
+    def test_ok_on_process_not_found(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/{PROBE_PROCESS}", status=400, json={"error": "Process not found"})
+        ok, message = pontoweb_hook.test_connection()
+        assert ok, message
+        assert "credentials accepted" in message
+
+    @responses.activate
+    def test_bad_credentials(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/{PROBE_PROCESS}", status=401, json={"error": {"code": 401, "message": "Unauthorized"}})
+        ok, message = pontoweb_hook.test_connection()
+        assert not ok
+        assert "refused the credentials" in message
+
+    @responses.activate
+    def test_forbidden(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/{PROBE_PROCESS}", status=403, json={"error": {"code": 403, "message": "Forbidden"}})
+        ok, message = pontoweb_hook.test_connection()
+        assert not ok
+        assert "permission" in message
+
+    def test_masked_password(self, monkeypatch):
+        set_conn(monkeypatch, "pontoweb_default", conn_type="pontoweb", host=PONTOWEB_BASE, login="u", password="***")
+        ok, message = PontoWebHook().test_connection()
+        assert not ok
+        assert "masked" in message
+
+    def test_config_error_reported(self, monkeypatch):
+        set_conn(monkeypatch, "pontoweb_default", conn_type="pontoweb", host="http://example.com", login="u", password="p")
+        ok, message = PontoWebHook().test_connection()
+        assert not ok
+        assert "http" in message

@@ -46,6 +46,8 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraTransientError,
 )
 
+from airflow_provider_ahgora.models.pontoweb import parse_error_body
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
@@ -93,33 +95,6 @@ def parse_retry_after(value: str | None) -> float | None:
     if when is None:
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def extract_error(body: Any) -> tuple[str | None, int | None]:
-    """``(message, code)`` from every error shape the APIs use; ``(None, None)`` if none is found.
-
-    Shapes: v1 ``{"error": {"message", "code"}}``, v2 ``{"error": "text"}``,
-    ``{"message": ..., "code": ...}`` (codes may be strings).
-    """
-    if not isinstance(body, Mapping):
-        return None, None
-
-    def as_code(value: Any) -> int | None:
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return None
-
-    err = body.get("error")
-    if isinstance(err, Mapping):
-        msg = err.get("message")
-        return (str(msg) if msg is not None else None), as_code(err.get("code"))
-    if isinstance(err, str):
-        return err, as_code(body.get("code"))
-    msg = body.get("message")
-    if isinstance(msg, str):
-        return msg, as_code(body.get("code"))
-    return None, None
 
 
 def short_reason(exc: BaseException | None) -> str:
@@ -383,7 +358,7 @@ class AhgoraRestHook(BaseHook):
         self, method: str, path: str, response: requests.Response, body: Any, raw_text: bytes | None
     ) -> AhgoraAPIError:
         status = response.status_code
-        message, _code = extract_error(body)
+        message = parse_error_body(body).message
         if message is None:
             if raw_text is not None:
                 snippet = raw_text[:200].decode("utf-8", "replace").strip()

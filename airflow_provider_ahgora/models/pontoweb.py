@@ -33,8 +33,8 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
-    PrivateAttr,
     FieldSerializationInfo,
+    PrivateAttr,
     Strict,
     StrictBool,
     ValidationInfo,
@@ -59,6 +59,7 @@ from airflow_provider_ahgora.models._base import (
 )
 
 __all__ = [
+    "DEFAULT_FEATURES",
     "FEATURES",
     "PUSH_ID_KEYS",
     "PUSH_MODELS",
@@ -66,12 +67,12 @@ __all__ = [
     "ApiErrorBody",
     "CostCenter",
     "DailyEntry",
-    "PontoWebUser",
     "Person",
-    "Progress",
+    "PontoWebUser",
     "ProcessData",
     "ProcessError",
     "ProcessStatus",
+    "Progress",
     "Punch",
     "PushTicket",
     "ReckonRecord",
@@ -121,7 +122,7 @@ def is_valid_pis(value: str) -> bool:
     if value == value[0] * 11:
         return False
     weights = (3, 2, 9, 8, 7, 6, 5, 4, 3, 2)
-    total = sum(int(d) * w for d, w in zip(value[:10], weights))
+    total = sum(int(d) * w for d, w in zip(value[:10], weights, strict=True))
     check = 11 - total % 11
     if check >= 10:
         check = 0
@@ -150,7 +151,9 @@ def _check_features(value: list[str]) -> list[str]:
         raise ValueError(f"unknown feature(s) {names} in features; allowed: {allowed}")
     dupes = sorted({f for f in value if value.count(f) > 1})
     if dupes:
-        raise ValueError(f"features lists {', '.join(repr(f) for f in dupes)} more than once; allowed: {allowed}")
+        raise ValueError(
+            f"features lists {', '.join(repr(f) for f in dupes)} more than once; allowed: {allowed}"
+        )
     return value
 
 
@@ -163,9 +166,7 @@ def _check_infotype(value: str) -> str:
 NonEmptyStr = Annotated[str, Strict(), AfterValidator(_non_empty)]
 _Feature = Annotated[str, Strict()]
 Ddd = Annotated[str, Strict(), AfterValidator(_digit_string("telefoneDDD", r"\d{2}", "2 digits"))]
-Telefone = Annotated[
-    str, Strict(), AfterValidator(_digit_string("telefone", r"\d{8,9}", "8 or 9 digits"))
-]
+Telefone = Annotated[str, Strict(), AfterValidator(_digit_string("telefone", r"\d{8,9}", "8 or 9 digits"))]
 Pais = Annotated[
     str, Strict(), AfterValidator(_digit_string("pais", r"\d{1,5}", "a numeric country code like '1058'"))
 ]

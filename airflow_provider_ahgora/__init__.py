@@ -68,12 +68,26 @@ def get_provider_info() -> dict[str, Any]:
         "reckons, pushes, process monitor) and the Voors HR integration API.",
         "versions": [__version__],
         "integrations": [
-            {"integration-name": integration_pw, "external-doc-url": "https://www.ahgora.com.br", "tags": ["service"]},
-            {"integration-name": integration_voors, "external-doc-url": "https://www.voors.com.br", "tags": ["service"]},
+            {
+                "integration-name": integration_pw,
+                "external-doc-url": "https://www.ahgora.com.br",
+                "tags": ["service"],
+            },
+            {
+                "integration-name": integration_voors,
+                "external-doc-url": "https://www.voors.com.br",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
-            {"integration-name": integration_pw, "python-modules": ["airflow_provider_ahgora.hooks.pontoweb"]},
-            {"integration-name": integration_voors, "python-modules": ["airflow_provider_ahgora.hooks.voors"]},
+            {
+                "integration-name": integration_pw,
+                "python-modules": ["airflow_provider_ahgora.hooks.pontoweb"],
+            },
+            {
+                "integration-name": integration_voors,
+                "python-modules": ["airflow_provider_ahgora.hooks.voors"],
+            },
         ],
         "connection-types": [
             {

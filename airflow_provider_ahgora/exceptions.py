@@ -98,15 +98,13 @@ class AhgoraValidationError(AhgoraError, ValueError):
         self.errors = errors
         lines = "\n".join(f"  - {e}" for e in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        super().__init__(
-            f"Invalid {what}; nothing was sent. Fix these fields and run again:\n{lines}{more}"
-        )
+        super().__init__(f"Invalid {what}; nothing was sent. Fix these fields and run again:\n{lines}{more}")
 
 
 class AhgoraAPIError(AhgoraError):
     """The API answered with an error status.
 
-    :ivar status_code: the HTTP status.
+    :ivar http_status: the HTTP status (``status_code`` is AirflowException's own).
     :ivar api_message: the message the API gave, whatever the error shape (v1, v2, ``{message, code}``).
     :ivar method: the HTTP method.
     :ivar url: the URL without its query string (never a token).
@@ -118,7 +116,7 @@ class AhgoraAPIError(AhgoraError):
         self,
         api_message: str,
         *,
-        status_code: int | None = None,
+        http_status: int | None = None,
         method: str | None = None,
         url: str | None = None,
         service: str = "API",
@@ -126,14 +124,14 @@ class AhgoraAPIError(AhgoraError):
         retry_after: float | None = None,
     ) -> None:
         self.api_message = api_message
-        self.status_code = status_code
+        self.http_status = http_status
         self.method = method
         self.url = url
         self.service = service
         self.retry_after = retry_after
         if hint is not None:
             self.hint = hint
-        status = f"HTTP {status_code}" if status_code is not None else "no HTTP answer"
+        status = f"HTTP {http_status}" if http_status is not None else "no HTTP answer"
         where = f" on {method} {url}" if method and url else ""
         super().__init__(f"{service} {status}{where}: {api_message}. {self.hint}")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: builds one virtual environment per Airflow line
 # (latest Airflow 3 and Airflow 2.11), installs the package with its test extras into each, runs
-# the suite on both, then ruff and mypy. Environments live in .venvs/ (reused when present).
+# the suite on both, then ruff, mypy and the Sphinx docs (warnings as errors). Environments live in .venvs/ (reused when present).
 #
 #   bash scripts/test.sh            # everything
 #   AIRFLOW_LINES="3" bash scripts/test.sh    # one line only
@@ -39,7 +39,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE=True
 status=0
 for line in $AIRFLOW_LINES; do
   case $line in
-    3) name=airflow3; spec=$AIRFLOW_3_SPEC; extras="test,lint" ;;
+    3) name=airflow3; spec=$AIRFLOW_3_SPEC; extras="test,lint,docs" ;;
     2.11) name=airflow2; spec=$AIRFLOW_2_SPEC; extras="test" ;;
     *) echo "unknown Airflow line $line" >&2; exit 2 ;;
   esac
@@ -58,5 +58,7 @@ if [ -x "$VENVS/airflow3/bin/ruff" ]; then
   "$VENVS/airflow3/bin/ruff" format --check airflow_provider_ahgora tests || status=1
   echo "== mypy"
   "$VENVS/airflow3/bin/mypy" || status=1
+  echo "== docs (warnings are errors)"
+  "$VENVS/airflow3/bin/sphinx-build" -q -W --keep-going -b html docs docs/_build/html || status=1
 fi
 exit $status

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
+from airflow.providers.common.compat.sdk import BaseHook
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from airflow.providers.common.compat.sdk import BaseHook
 from airflow_provider_ahgora import __version__
 from airflow_provider_ahgora.exceptions import (
     AhgoraAPIError,
@@ -45,7 +45,6 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraServerError,
     AhgoraTransientError,
 )
-
 from airflow_provider_ahgora.models.pontoweb import parse_error_body
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def short_reason(exc: BaseException | None) -> str:
     """``HTTP 503: message`` or the connection problem, without the advice (for retry log lines)."""
     if isinstance(exc, AhgoraAPIError):
-        status = f"HTTP {exc.status_code}: " if exc.status_code is not None else ""
+        status = f"HTTP {exc.http_status}: " if exc.http_status is not None else ""
         return f"{status}{exc.api_message}"
     return str(exc)
 
@@ -303,23 +302,28 @@ class AhgoraRestHook(BaseHook):
                 timeout=self.settings.timeout,
             )
         except requests.exceptions.ConnectTimeout as exc:
-            raise self._connection_error(method, path, "connection timed out", exc, processed=False)
+            raise self._connection_error(method, path, "connection timed out", exc, processed=False) from None
         except requests.exceptions.Timeout as exc:
-            raise self._connection_error(method, path, "timed out waiting for the answer", exc, True)
+            raise self._connection_error(
+                method, path, "timed out waiting for the answer", exc, True
+            ) from None
         except requests.exceptions.ConnectionError as exc:
             text = str(exc)
             refused = "NewConnectionError" in text or "Failed to resolve" in text or "refused" in text
             reason = "could not connect" if refused else "connection broken during the call"
-            raise self._connection_error(method, path, reason, exc, processed=not refused)
+            raise self._connection_error(method, path, reason, exc, processed=not refused) from None
         except requests.exceptions.RequestException as exc:
-            raise self._connection_error(method, path, type(exc).__name__, exc, True)
+            raise self._connection_error(method, path, type(exc).__name__, exc, True) from None
         return self._handle_response(method, path, response)
 
     def _connection_error(
         self, method: str, path: str, reason: str, exc: BaseException, processed: bool
     ) -> AhgoraConnectionError:
+        # the underlying error is quoted (scrubbed, shortened) rather than chained: it is the only
+        # place a library could have put something we did not choose to show
+        detail = self._scrub(str(exc))[:300]
         err = AhgoraConnectionError(
-            f"{reason} ({type(exc).__name__})", method=method, url=path, service=self.service_name
+            f"{reason} ({type(exc).__name__}: {detail})", method=method, url=path, service=self.service_name
         )
         err.may_have_been_processed = processed
         return err
@@ -368,7 +372,12 @@ class AhgoraRestHook(BaseHook):
                 snippet = response.reason or "no body"
             message = snippet or (response.reason or "no body")
         message = self._scrub(message)
-        kwargs: dict[str, Any] = {"status_code": status, "method": method, "url": path, "service": self.service_name}
+        kwargs: dict[str, Any] = {
+            "http_status": status,
+            "method": method,
+            "url": path,
+            "service": self.service_name,
+        }
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         exc: AhgoraAPIError
         if status == 401:

@@ -29,6 +29,7 @@ from airflow_provider_ahgora.hooks._base import (
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
+
     from airflow_provider_ahgora.models.pontoweb import (
         ProcessStatus,
         PushTicket,
@@ -221,7 +222,9 @@ class PontoWebHook(AhgoraRestHook):
         from airflow_provider_ahgora.models.pontoweb import ReckonResultsPage
 
         if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise AhgoraConfigError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
+            raise AhgoraConfigError(
+                f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}"
+            )
         path = f"/reckons/{quote_segment(unique)}"
         pages = records = 0
         while True:
@@ -326,7 +329,10 @@ class PontoWebHook(AhgoraRestHook):
         except AhgoraNotFoundError:
             company = self.settings.extras.get("company")
             pinned = f" (pinned to company {company})" if company else ""
-            return True, f"Connection to PontoWeb at {self.settings.base_url} works: credentials accepted{pinned}."
+            return (
+                True,
+                f"Connection to PontoWeb at {self.settings.base_url} works: credentials accepted{pinned}.",
+            )
         except AhgoraAuthError:
             return False, (
                 "PontoWeb refused the credentials (401 Unauthorized): check the service user's login and "

@@ -26,7 +26,8 @@ from airflow_provider_ahgora.hooks._base import (
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
-    from airflow_provider_ahgora.models.voors import GoalUser, VoorsResource, VoorsResponse
+
+    from airflow_provider_ahgora.models.voors import GoalUser, VoorsEntity, VoorsResource, VoorsResponse
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_GOALS_PAGE = 100
@@ -177,7 +178,9 @@ class VoorsHook(AhgoraRestHook):
 
     # -- resource operations --------------------------------------------------------------------
 
-    def upsert(self, resource: str | VoorsResource, record: Any, id: int | str | None = None) -> VoorsResponse:  # noqa: A002
+    def upsert(
+        self, resource: str | VoorsResource, record: Any, id: int | str | None = None
+    ) -> VoorsResponse:
         """Create or edit one record (or an array, for array resources).
 
         Resources identified by ``remoteId`` or CPF are upserted with ``POST``. Resources identified
@@ -200,7 +203,7 @@ class VoorsHook(AhgoraRestHook):
     def delete(
         self,
         resource: str | VoorsResource,
-        id: int | str | None = None,  # noqa: A002
+        id: int | str | None = None,
         *,
         remote_id: Any = None,
         remote_ids: Sequence[Any] | None = None,
@@ -213,7 +216,9 @@ class VoorsHook(AhgoraRestHook):
         self._require(res, "delete")
         if res.delete_by_path_id:
             if id is None:
-                raise AhgoraConfigError(f"Deleting from '{res.name}' needs the Voors id: delete('{res.name}', id).")
+                raise AhgoraConfigError(
+                    f"Deleting from '{res.name}' needs the Voors id: delete('{res.name}', id)."
+                )
             return self._call("DELETE", f"{res.path}/{quote_segment(id)}")
         key = res.delete_envelope or res.envelope
         if remote_ids is not None:
@@ -224,37 +229,35 @@ class VoorsHook(AhgoraRestHook):
             ids = list(remote_ids)
             if not ids or any(r in (None, "", {}) for r in ids):
                 raise AhgoraConfigError("remote_ids must be a non-empty list of remoteIds.")
-            return self._call("DELETE", res.path, json_body=self._envelope(key, [{"remoteId": r} for r in ids]))
+            return self._call(
+                "DELETE", res.path, json_body=self._envelope(key, [{"remoteId": r} for r in ids])
+            )
         if remote_id in (None, "", {}):
             raise AhgoraConfigError(
-                f"Deleting from '{res.name}' needs the record's remoteId: delete('{res.name}', remote_id=...)."
+                f"Deleting from '{res.name}' needs the record's remoteId: "
+                f"delete('{res.name}', remote_id=...)."
             )
         ref: Any = {"remoteId": remote_id}
         if res.delete_array:
             ref = [ref]
         return self._call("DELETE", res.path, json_body=self._envelope(key, ref))
 
-    def get(self, resource: str | VoorsResource, id: int | str) -> dict[str, Any]:  # noqa: A002
-        """One record by its Voors id (``GET /path/{id}``)."""
+    def get(self, resource: str | VoorsResource, id: int | str) -> VoorsEntity:  # noqa: A002
+        """One record by its Voors id (``GET /path/{id}``), typed by its response model."""
         res = self.resource(resource)
         self._require(res, "get")
-        answer = self._call("GET", f"{res.path}/{quote_segment(id)}")
-        entity = answer.entity(res.envelope)
-        if not isinstance(entity, Mapping):
-            raise AhgoraNotFoundError(f"no '{res.envelope}' in the answer", service="Voors", url=res.path)
-        return dict(entity)
+        records = self._call("GET", f"{res.path}/{quote_segment(id)}").records(res.envelope)
+        if not records:
+            raise AhgoraNotFoundError(
+                f"the answer holds no '{res.envelope}'", service="Voors", method="GET", url=res.path
+            )
+        return records[0]
 
-    def list(self, resource: str | VoorsResource) -> list[dict[str, Any]]:
-        """Every record of a resource (``GET /path``)."""
+    def list(self, resource: str | VoorsResource) -> list[VoorsEntity]:
+        """Every record of a resource (``GET /path``), typed by its response model."""
         res = self.resource(resource)
         self._require(res, "list")
-        answer = self._call("GET", res.path)
-        entity = answer.entity(res.envelope)
-        if entity is None:
-            return []
-        if isinstance(entity, Mapping):
-            return [dict(entity)]
-        return [dict(e) for e in entity]
+        return self._call("GET", res.path).records(res.envelope)
 
     # -- goals and posts --------------------------------------------------------------------------
 
@@ -269,7 +272,7 @@ class VoorsHook(AhgoraRestHook):
         from pydantic.alias_generators import to_camel
 
         from airflow_provider_ahgora.models._base import IsoDate, RecordError
-        from airflow_provider_ahgora.models.voors import GoalUser
+        from airflow_provider_ahgora.models.voors import parse_goals
 
         errors = []
         from pydantic import TypeAdapter, ValidationError
@@ -279,7 +282,9 @@ class VoorsHook(AhgoraRestHook):
             try:
                 adapter.validate_python(value)
             except ValidationError as exc:
-                errors.append(RecordError(None, None, name, exc.errors()[0]["msg"].removeprefix("Value error, ")))
+                errors.append(
+                    RecordError(None, None, name, exc.errors()[0]["msg"].removeprefix("Value error, "))
+                )
         if errors:
             raise AhgoraValidationError("goals query", errors)
         if not isinstance(page_size, int) or page_size < 1:
@@ -289,21 +294,19 @@ class VoorsHook(AhgoraRestHook):
         for key, value in filters.items():
             wire = to_camel(key)
             if wire not in allowed:
-                raise AhgoraConfigError(f"Unknown goals filter {key!r}: use one of {', '.join(sorted(allowed))}.")
+                raise AhgoraConfigError(
+                    f"Unknown goals filter {key!r}: use one of {', '.join(sorted(allowed))}."
+                )
             if value is not None:
                 params[wire] = value
         skip = 0
         while True:
             answer = self._request("GET", "/goals", params={**params, "limit": page_size, "skip": skip})
-            items = answer.get("data", answer) if isinstance(answer, Mapping) else answer
-            if isinstance(items, Mapping):
-                items = items.get("goals") or items.get("users") or []
-            items = list(items or [])
-            for item in items:
-                yield GoalUser.model_validate(item)
-            if len(items) < page_size:
+            users = parse_goals(answer)
+            yield from users
+            if len(users) < page_size:
                 return
-            skip += len(items)
+            skip += len(users)
 
     def update_goals(self, goals: Sequence[Any]) -> VoorsResponse:
         """Update achieved goals (``POST /goals/updateGoals``)."""
@@ -333,7 +336,10 @@ class VoorsHook(AhgoraRestHook):
         except AhgoraNotFoundError:
             pass
         except AhgoraAuthError:
-            return False, "Voors refused the API token (401 Unauthorized): check the token in the Password field."
+            return (
+                False,
+                "Voors refused the API token (401 Unauthorized): check the token in the Password field.",
+            )
         except AhgoraPermissionError:
             return False, "Voors accepted the token but it lacks permission (403 Forbidden) for departments."
         except AhgoraError as exc:

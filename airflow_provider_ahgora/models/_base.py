@@ -79,7 +79,7 @@ def is_valid_cpf(value: str) -> bool:
         return False
     nums = [int(c) for c in value]
     for size in (9, 10):
-        total = sum(n * w for n, w in zip(nums[:size], range(size + 1, 1, -1)))
+        total = sum(n * w for n, w in zip(nums[:size], range(size + 1, 1, -1), strict=True))
         check = (total * 10) % 11 % 10
         if check != nums[size]:
             return False
@@ -96,7 +96,7 @@ def is_valid_cnpj(value: str) -> bool:
     weights = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
     for size in (12, 13):
         w = weights if size == 12 else [6, *weights]
-        total = sum(n * k for n, k in zip(nums[:size], w))
+        total = sum(n * k for n, k in zip(nums[:size], w, strict=True))
         rest = total % 11
         check = 0 if rest < 2 else 11 - rest
         if check != nums[size]:
@@ -130,8 +130,33 @@ def check_cep(value: str) -> str:
 
 
 _UF = {
-    "ac", "al", "ap", "am", "ba", "ce", "df", "es", "go", "ma", "mt", "ms", "mg", "pa", "pb", "pr",
-    "pe", "pi", "rj", "rn", "rs", "ro", "rr", "sc", "sp", "se", "to",
+    "ac",
+    "al",
+    "ap",
+    "am",
+    "ba",
+    "ce",
+    "df",
+    "es",
+    "go",
+    "ma",
+    "mt",
+    "ms",
+    "mg",
+    "pa",
+    "pb",
+    "pr",
+    "pe",
+    "pi",
+    "rj",
+    "rn",
+    "rs",
+    "ro",
+    "rr",
+    "sc",
+    "sp",
+    "se",
+    "to",
 }
 
 
@@ -199,9 +224,13 @@ def check_duration(value: Any) -> str:
 
 
 #: "YYYY-MM-DD"
-IsoDate = Annotated[str, BeforeValidator(_coerce_date("%Y-%m-%d")), AfterValidator(_date_checker("%Y-%m-%d", "YYYY-MM-DD"))]
+IsoDate = Annotated[
+    str, BeforeValidator(_coerce_date("%Y-%m-%d")), AfterValidator(_date_checker("%Y-%m-%d", "YYYY-MM-DD"))
+]
 #: "DD/MM/YYYY"
-BrDate = Annotated[str, BeforeValidator(_coerce_date("%d/%m/%Y")), AfterValidator(_date_checker("%d/%m/%Y", "DD/MM/YYYY"))]
+BrDate = Annotated[
+    str, BeforeValidator(_coerce_date("%d/%m/%Y")), AfterValidator(_date_checker("%d/%m/%Y", "DD/MM/YYYY"))
+]
 #: "MM/YYYY"
 Competence = Annotated[str, AfterValidator(_date_checker("%m/%Y", "MM/YYYY"))]
 #: "YYYY-MM-DDTHH:MM"

@@ -11,7 +11,11 @@ import textwrap
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -22,7 +26,8 @@ def test_package_import_imports_no_airflow():
         import airflow_provider_ahgora as p
         info = p.get_provider_info()
         assert info["package-name"] == "airflow-provider-ahgora"
-        heavy = sorted(m for m in sys.modules if m == "airflow" or m.startswith(("airflow.", "requests", "pydantic")))
+        prefixes = ("airflow.", "requests", "pydantic")
+        heavy = sorted(m for m in sys.modules if m == "airflow" or m.startswith(prefixes))
         print(heavy)
         assert not heavy, heavy
         """

@@ -52,8 +52,16 @@ def _voors_calls(hook):
 
 # Answers that try hard to leak: error bodies that echo the credentials back.
 FAILURES = [
-    {"status": 401, "json": {"error": {"code": 401, "message": f"Unauthorized token {VOORS_TOKEN} / {PONTOWEB_PASSWORD}"}}},
-    {"status": 400, "json": {"message": f"bad password {PONTOWEB_PASSWORD} token {VOORS_TOKEN}", "code": 400}},
+    {
+        "status": 401,
+        "json": {
+            "error": {"code": 401, "message": f"Unauthorized token {VOORS_TOKEN} / {PONTOWEB_PASSWORD}"}
+        },
+    },
+    {
+        "status": 400,
+        "json": {"message": f"bad password {PONTOWEB_PASSWORD} token {VOORS_TOKEN}", "code": 400},
+    },
     {"status": 500, "body": f"<html>stack trace with {PONTOWEB_PASSWORD} and {VOORS_TOKEN}</html>"},
     {"status": 429, "json": {"error": f"slow down {VOORS_TOKEN}"}},
     {"body": requests.exceptions.ConnectionError(f"reset while sending {PONTOWEB_PASSWORD}")},
@@ -77,13 +85,22 @@ def _run_all(calls, caplog):
     return texts
 
 
-@pytest.mark.parametrize("failure", [None, *FAILURES], ids=["ok", "401-echo", "400-echo", "500-echo", "429-echo", "conn"])
+@pytest.mark.parametrize(
+    "failure", [None, *FAILURES], ids=["ok", "401-echo", "400-echo", "500-echo", "429-echo", "conn"]
+)
 def test_pontoweb_never_leaks(pontoweb_hook, caplog, failure):
     caplog.set_level(logging.DEBUG)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         if failure is None:
-            ok = {"company": "a", "unique": "u", "process": "p", "status": "done", "total": 0, "data": [],
-                  "progress": {"done": 1, "total": 1}}
+            ok = {
+                "company": "a",
+                "unique": "u",
+                "process": "p",
+                "status": "done",
+                "total": 0,
+                "data": [],
+                "progress": {"done": 1, "total": 1},
+            }
             for method in ("GET", "POST"):
                 rsps.add(method, ANY_URL, json=ok)
         else:
@@ -95,7 +112,9 @@ def test_pontoweb_never_leaks(pontoweb_hook, caplog, failure):
     _assert_clean(PONTOWEB_SECRETS, *texts, *urls, repr(pontoweb_hook), repr(pontoweb_hook.settings))
 
 
-@pytest.mark.parametrize("failure", [None, *FAILURES], ids=["ok", "401-echo", "400-echo", "500-echo", "429-echo", "conn"])
+@pytest.mark.parametrize(
+    "failure", [None, *FAILURES], ids=["ok", "401-echo", "400-echo", "500-echo", "429-echo", "conn"]
+)
 def test_voors_never_leaks(voors_hook, caplog, failure):
     caplog.set_level(logging.DEBUG)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -132,7 +151,9 @@ def test_token_in_host_is_refused(monkeypatch):
     from airflow_provider_ahgora.hooks.voors import VoorsHook
     from tests.conftest import set_conn
 
-    set_conn(monkeypatch, "voors_default", conn_type="voors", host="https://v.test/api?token=abc", password="t")
+    set_conn(
+        monkeypatch, "voors_default", conn_type="voors", host="https://v.test/api?token=abc", password="t"
+    )
     with pytest.raises(AhgoraConfigError) as info:
         VoorsHook().get_conn()
     assert "abc" not in str(info.value)

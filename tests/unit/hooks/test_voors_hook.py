@@ -1,0 +1,333 @@
+"""Wire format of VoorsHook, with `responses` standing in for the API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from airflow_provider_ahgora.exceptions import (
+    AhgoraAuthError,
+    AhgoraBadRequestError,
+    AhgoraConfigError,
+    AhgoraNotFoundError,
+    AhgoraServerError,
+    AhgoraValidationError,
+)
+from airflow_provider_ahgora.hooks.voors import VoorsHook
+from airflow_provider_ahgora.models.voors import RESOURCES
+from tests.conftest import VOORS_BASE, VOORS_TOKEN, load_fixture, set_conn
+
+CPF = "78532850197"
+LEADER = "08336293957"
+
+
+def _body(call) -> dict:
+    return json.loads(call.request.body)
+
+
+class TestSettings:
+    def test_host_required(self, monkeypatch):
+        set_conn(monkeypatch, "voors_default", conn_type="voors", password="t")
+        with pytest.raises(AhgoraConfigError, match="no host"):
+            VoorsHook().get_conn()
+
+    def test_token_required(self, monkeypatch):
+        set_conn(monkeypatch, "voors_default", conn_type="voors", host="https://v.test")
+        with pytest.raises(AhgoraConfigError, match="token"):
+            VoorsHook().get_conn()
+
+    def test_uri_form_with_base_path(self, monkeypatch):
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_VOORS_URI", "voors://:my%2Btoken@api.example.com/integration?timeout=12"
+        )
+        s = VoorsHook("voors_uri").settings
+        assert s.base_url == "https://api.example.com/integration"
+        assert s.headers["Authorization"] == "my+token"
+        assert s.timeout == 12
+
+    def test_plain_http_refused_off_loopback(self, monkeypatch):
+        set_conn(
+            monkeypatch, "voors_default", conn_type="voors", host="http://voors.example.com", password="t"
+        )
+        with pytest.raises(AhgoraConfigError, match="http"):
+            VoorsHook().get_conn()
+
+
+class TestUpsert:
+    @responses.activate
+    def test_user_upsert_envelope_and_header(self, voors_hook):
+        record = load_fixture("seeds", "voors", "029_users_request_upsert.json")["data"]["user"]
+        responses.post(
+            f"{VOORS_BASE}/users",
+            json=load_fixture("seeds", "voors", "031_users_response_upsert.json"),
+            match=[matchers.json_params_matcher({"data": {"user": record}})],
+        )
+        answer = voors_hook.upsert("users", record)
+        assert answer.records("user")[0].id == 5817
+        req = responses.calls[0].request
+        assert req.headers["Authorization"] == VOORS_TOKEN
+        assert "token" not in req.url
+        assert "token" not in _body(responses.calls[0])
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        "record",
+        [{"cpf": CPF, "active": False}, {"cpf": CPF, "appraisedBy": LEADER}],
+        ids=["deactivate", "leader"],
+    )
+    def test_user_deactivation_and_leader(self, voors_hook, record):
+        responses.post(f"{VOORS_BASE}/users", json={"status": "success", "data": {"user": {"id": 1}}})
+        voors_hook.upsert("user", record)  # by envelope key
+        assert _body(responses.calls[0]) == {"data": {"user": record}}
+
+    @responses.activate
+    def test_invalid_record_sends_nothing(self, voors_hook):
+        with pytest.raises(AhgoraValidationError) as info:
+            voors_hook.upsert("/users", {"cpf": "78532850190", "active": False})
+        assert "cpf" in str(info.value)
+        assert "check digits" in str(info.value)
+        assert len(responses.calls) == 0
+
+    @responses.activate
+    def test_unknown_field_is_sent(self, voors_hook):
+        responses.post(f"{VOORS_BASE}/branches", json={"data": {"branch": {"id": 1}}})
+        record = {"name": "Matriz", "cnpj": "11222333000181", "remoteId": {"id": 23}, "brandNewField": 7}
+        voors_hook.upsert("branches", record)
+        assert _body(responses.calls[0])["data"]["branch"]["brandNewField"] == 7
+
+    @responses.activate
+    def test_create_then_update_by_id(self, voors_hook):
+        create = load_fixture("seeds", "voors", "007_departments_request_create.json")
+        responses.post(
+            f"{VOORS_BASE}/departments",
+            json=load_fixture("seeds", "voors", "008_departments_response_create.json"),
+        )
+        responses.put(
+            f"{VOORS_BASE}/departments/3",
+            json=load_fixture("seeds", "voors", "010_departments_response_update.json"),
+        )
+        created = voors_hook.upsert("departments", create["data"]["department"])
+        assert created.records("department")[0].id == 3
+        voors_hook.upsert("departments", {"name": "Comercial"}, id=3)
+        assert responses.calls[0].request.method == "POST"
+        assert _body(responses.calls[0]) == create
+        assert responses.calls[1].request.method == "PUT"
+        assert _body(responses.calls[1]) == {"data": {"department": {"name": "Comercial"}}}
+
+    def test_update_unsupported(self, voors_hook):
+        with pytest.raises(AhgoraConfigError, match="does not support update"):
+            voors_hook.upsert("users", {"cpf": CPF}, id=3)
+
+    @responses.activate
+    def test_create_not_repeated_after_5xx(self, voors_hook):
+        responses.post(f"{VOORS_BASE}/departments", status=502, body="bad gateway")
+        with pytest.raises(AhgoraServerError):
+            voors_hook.upsert("departments", {"name": "Vendas"})
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_upsert_retried_after_5xx(self, voors_hook):
+        responses.post(f"{VOORS_BASE}/users", status=503)
+        responses.post(f"{VOORS_BASE}/users", status=429, headers={"Retry-After": "1"})
+        responses.post(f"{VOORS_BASE}/users", json={"data": {"user": {"id": 1}}})
+        voors_hook.upsert("users", {"cpf": CPF, "active": False})
+        assert len(responses.calls) == 3
+        assert voors_hook.sleep.calls[1] == 1.0
+
+    @responses.activate
+    def test_array_resource(self, voors_hook):
+        wallets = [{"remoteId": "1", "user": "35416813067", "description": "Voors Pay", "limit": 5000}]
+        responses.post(
+            f"{VOORS_BASE}/userWallets",
+            json={"status": "success", "data": {"message": "created with success!"}},
+        )
+        answer = voors_hook.upsert("userWallets", wallets)
+        assert _body(responses.calls[0]) == {"data": {"userWallets": wallets}}
+        assert answer.data_message == "created with success!"
+
+    def test_single_resource_refuses_a_list(self, voors_hook):
+        with pytest.raises(AhgoraConfigError, match="one record per request"):
+            voors_hook.upsert("users", [{"cpf": CPF}])
+
+    @responses.activate
+    def test_400_maps(self, voors_hook):
+        responses.post(
+            f"{VOORS_BASE}/users", status=400, json={"status": "error", "code": "400", "message": "Invalid"}
+        )
+        with pytest.raises(AhgoraBadRequestError, match="Invalid"):
+            voors_hook.upsert("users", {"cpf": CPF})
+        assert len(responses.calls) == 1
+
+
+class TestDelete:
+    @responses.activate
+    def test_by_path_id(self, voors_hook):
+        responses.delete(f"{VOORS_BASE}/departments/3", body="")
+        answer = voors_hook.delete("departments", 3)
+        assert responses.calls[0].request.body is None
+        assert answer.data is None
+
+    def test_by_path_id_needs_id(self, voors_hook):
+        with pytest.raises(AhgoraConfigError, match="Voors id"):
+            voors_hook.delete("departments", remote_id={"id": 1})
+
+    @responses.activate
+    def test_by_remote_id(self, voors_hook):
+        responses.delete(
+            f"{VOORS_BASE}/timeCards", json={"status": "success", "data": {"message": "Registro deletado"}}
+        )
+        answer = voors_hook.delete("timeCards", remote_id={"id": 1})
+        assert _body(responses.calls[0]) == load_fixture(
+            "seeds", "voors", _fixture_name("timeCards", "delete")
+        )
+        assert answer.data_message == "Registro deletado"
+
+    @responses.activate
+    def test_delete_envelope_differs(self, voors_hook):
+        responses.delete(f"{VOORS_BASE}/userDepartmentHistories", json={"status": "success"})
+        voors_hook.delete("userDepartmentHistories", remote_id={"id": 100})
+        assert _body(responses.calls[0]) == {"data": {"userDepartmentHistories": {"remoteId": {"id": 100}}}}
+
+    @responses.activate
+    def test_array_delete(self, voors_hook):
+        ids = [
+            {"estab": 1, "data": "01/02/2018", "seqfolha": 30},
+            {"estab": 1, "data": "01/03/2018", "seqfolha": 31},
+        ]
+        responses.delete(f"{VOORS_BASE}/userCalculations", json={"status": "success"})
+        voors_hook.delete("userCalculations", remote_ids=ids)
+        assert _body(responses.calls[0]) == {"data": {"userCalculation": [{"remoteId": r} for r in ids]}}
+
+    def test_array_delete_refused_where_single(self, voors_hook):
+        with pytest.raises(AhgoraConfigError, match="one record per request"):
+            voors_hook.delete("timeCards", remote_ids=[{"id": 1}])
+
+    def test_unsupported(self, voors_hook):
+        with pytest.raises(AhgoraConfigError, match="does not support delete"):
+            voors_hook.delete("branches", remote_id={"id": 1})
+
+
+class TestRead:
+    @responses.activate
+    def test_list_and_get(self, voors_hook):
+        responses.get(
+            f"{VOORS_BASE}/departments",
+            json=load_fixture("seeds", "voors", "005_departments_response_list.json"),
+        )
+        responses.get(
+            f"{VOORS_BASE}/departments/1",
+            json=load_fixture("seeds", "voors", "006_departments_response_get.json"),
+        )
+        departments = voors_hook.list("departments")
+        assert [d.id for d in departments] == [1, 2]
+        assert voors_hook.get("departments", 1).name == "Financeiro"
+
+    @responses.activate
+    def test_get_404(self, voors_hook):
+        responses.get(f"{VOORS_BASE}/jobRoles/9", status=404, json={"message": "Not found"})
+        with pytest.raises(AhgoraNotFoundError):
+            voors_hook.get("jobRoles", 9)
+        assert len(responses.calls) == 1
+
+    def test_unknown_resource(self, voors_hook):
+        with pytest.raises(AhgoraConfigError, match="departments"):
+            voors_hook.list("departmentz")
+
+    @responses.activate
+    def test_iter_goals_pages(self, voors_hook):
+        user = load_fixture("seeds", "voors", _fixture_name("goals", "response"))
+        base = {"startDate": "2022-01-01", "endDate": "2022-08-31", "departmentId": "234", "limit": "2"}
+        pages = [
+            [dict(user, userId=1), dict(user, userId=2)],
+            [dict(user, userId=3), dict(user, userId=4)],
+            [dict(user, userId=5)],
+        ]
+        for skip, page in zip((0, 2, 4), pages, strict=True):
+            responses.get(
+                f"{VOORS_BASE}/goals",
+                json={"data": page} if skip else page,  # both answer shapes
+                match=[matchers.query_param_matcher({**base, "skip": str(skip)})],
+            )
+        users = list(voors_hook.iter_goals("2022-01-01", "2022-08-31", page_size=2, department_id=234))
+        assert [u.user_id for u in users] == [1, 2, 3, 4, 5]
+        assert len(responses.calls) == 3
+
+    @responses.activate
+    def test_iter_goals_validation(self, voors_hook):
+        with pytest.raises(AhgoraValidationError, match="start_date"):
+            list(voors_hook.iter_goals("01/01/2022", "2022-08-31"))
+        with pytest.raises(AhgoraConfigError, match="Unknown goals filter"):
+            list(voors_hook.iter_goals("2022-01-01", "2022-08-31", team=1))
+        assert len(responses.calls) == 0
+
+    @responses.activate
+    def test_update_goals(self, voors_hook):
+        body = load_fixture("seeds", "voors", _fixture_name("goalsUpdate", "request"))
+        responses.post(f"{VOORS_BASE}/goals/updateGoals", json={"status": "success"})
+        voors_hook.update_goals(body["data"]["goalsAchieved"])
+        assert _body(responses.calls[0]) == body
+
+    @responses.activate
+    def test_create_post(self, voors_hook):
+        post = {"title": "Comunicado", "body": "<p>oi</p>", "type": "announcement"}
+        responses.post(f"{VOORS_BASE}/posts", json={"status": "success"})
+        voors_hook.create_post(post)
+        assert _body(responses.calls[0]) == {"data": post}
+        with pytest.raises(AhgoraValidationError, match="title"):
+            voors_hook.create_post({"body": "x", "type": "announcement"})
+
+
+class TestTestConnection:
+    @responses.activate
+    @pytest.mark.parametrize("status", [200, 404])
+    def test_ok(self, voors_hook, status):
+        responses.get(f"{VOORS_BASE}/departments/0", status=status, json={"message": "x"})
+        ok, message = voors_hook.test_connection()
+        assert ok, message
+        assert "token accepted" in message
+
+    @responses.activate
+    def test_bad_token(self, voors_hook):
+        responses.get(f"{VOORS_BASE}/departments/0", status=401, json={"message": "Unauthorized"})
+        ok, message = voors_hook.test_connection()
+        assert not ok
+        assert "refused the API token" in message
+
+    @responses.activate
+    def test_unreachable(self, voors_hook):
+        responses.get(f"{VOORS_BASE}/departments/0", body=requests.exceptions.ConnectionError("refused"))
+        ok, message = voors_hook.test_connection()
+        assert not ok
+        assert "could not connect" in message
+
+    def test_masked(self, monkeypatch):
+        set_conn(monkeypatch, "voors_default", conn_type="voors", host=VOORS_BASE, password="***")
+        ok, message = VoorsHook().test_connection()
+        assert not ok
+        assert "masked" in message
+
+
+def test_every_registry_entry_is_reachable(voors_hook):
+    for name, res in RESOURCES.items():
+        assert voors_hook.resource(name) is res
+        assert voors_hook.resource(res.path) is res
+
+
+@responses.activate
+def test_auth_error_not_retried(voors_hook):
+    responses.get(f"{VOORS_BASE}/departments", status=401, json={"message": "Invalid token"})
+    with pytest.raises(AhgoraAuthError):
+        voors_hook.list("departments")
+    assert len(responses.calls) == 1
+
+
+def _fixture_name(resource: str, kind: str) -> str:
+    from tests.conftest import FIXTURES
+
+    names = sorted(p.name for p in (FIXTURES / "seeds" / "voors").glob(f"*_{resource}_*{kind}*.json"))
+    assert names, f"no fixture for {resource} {kind}"
+    return names[0]

@@ -47,7 +47,7 @@ for line in $AIRFLOW_LINES; do
   make_env "$name" "$spec" "$extras"
   env_dir=$VENVS/$name
   home=$(mktemp -d)
-  echo "== Airflow $line: $("$env_dir/bin/python" -c 'import airflow; print(airflow.__version__)')"
+  echo "== Airflow $line: apache-airflow $("$env_dir/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
   AIRFLOW_HOME=$home "$env_dir/bin/python" -m pytest -p no:cacheprovider -q "$@" || status=1
   rm -rf "$home"
 done

@@ -242,7 +242,7 @@ class VoorsHook(AhgoraRestHook):
             ref = [ref]
         return self._call("DELETE", res.path, json_body=self._envelope(key, ref))
 
-    def get(self, resource: str | VoorsResource, id: int | str) -> VoorsEntity:  # noqa: A002
+    def get(self, resource: str | VoorsResource, id: int | str) -> VoorsEntity:
         """One record by its Voors id (``GET /path/{id}``), typed by its response model."""
         res = self.resource(resource)
         self._require(res, "get")

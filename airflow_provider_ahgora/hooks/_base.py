@@ -57,6 +57,8 @@ USER_AGENT = f"airflow-provider-ahgora/{__version__}"
 RetryMode = Literal["all", "safe", "none"]
 
 _MASKED = {"***", "********"}
+#: Seconds per call when neither the hook nor the connection says.
+DEFAULT_TIMEOUT = 60.0
 
 
 def is_loopback(host: str | None) -> bool:
@@ -153,6 +155,59 @@ def build_base_url(conn: Connection, default_host: str | None, service: str, con
     if schema:  # URI form "voors://:token@host/some/path" puts the path in the schema field
         path = f"{path}/{schema.strip('/')}"
     return f"{parts.scheme}://{netloc}{path}"
+
+
+def form_widgets(conn_fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Airflow 2.11 form widgets built from the provider metadata's ``conn-fields`` (one source)."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import IntegerField, StringField
+    from wtforms.validators import AnyOf, NumberRange, Optional
+
+    widgets: dict[str, Any] = {}
+    for name, spec in conn_fields.items():
+        schema = spec.get("schema", {})
+        types = schema.get("type", [])
+        validators: list[Any] = [Optional()]
+        field_class: Any = StringField
+        if "integer" in types:
+            field_class = IntegerField
+            if "minimum" in schema:
+                validators.append(NumberRange(min=schema["minimum"]))
+        if "enum" in schema:
+            validators.append(AnyOf(list(schema["enum"])))
+        kwargs: dict[str, Any] = {"description": spec.get("description")}
+        if schema.get("default") is not None:
+            kwargs["default"] = schema["default"]
+        widgets[name] = field_class(
+            lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), validators=validators, **kwargs
+        )
+    return widgets
+
+
+def field_behaviour(behaviour: Mapping[str, Any]) -> dict[str, Any]:
+    """The hook form of the provider metadata's ``ui-field-behaviour``."""
+    return {
+        "hidden_fields": list(behaviour["hidden-fields"]),
+        "relabeling": dict(behaviour["relabeling"]),
+        "placeholders": dict(behaviour["placeholders"]),
+    }
+
+
+def resolve_timeout(override: float | None, extras: Mapping[str, Any], conn_type: str, conn_id: str) -> float:
+    """Seconds per call: the hook's argument, else the connection's ``timeout`` extra, else 60."""
+    if override is not None:
+        return override
+    raw = get_extra(extras, conn_type, "timeout")
+    try:
+        timeout = float(raw) if raw is not None else DEFAULT_TIMEOUT
+    except (TypeError, ValueError):
+        raise AhgoraConfigError(
+            f"Connection '{conn_id}': extra timeout must be a number of seconds, got {raw!r}."
+        ) from None
+    if timeout <= 0:
+        raise AhgoraConfigError(f"Connection '{conn_id}': extra timeout must be positive.")
+    return timeout
 
 
 def mask(secret: str | None) -> None:

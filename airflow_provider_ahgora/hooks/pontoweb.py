@@ -17,14 +17,18 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraValidationError,
     RecordError,
 )
+from airflow_provider_ahgora.hooks._base import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # re-exported
 from airflow_provider_ahgora.hooks._base import (
     USER_AGENT,
     AhgoraRestHook,
     WireSettings,
     build_base_url,
+    field_behaviour,
+    form_widgets,
     get_extra,
     mask,
     quote_segment,
+    resolve_timeout,
 )
 
 if TYPE_CHECKING:
@@ -42,7 +46,6 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "https://api.ahgora.com.br"
 ACCEPT_VERSIONS = ("v1", "v2")
-DEFAULT_TIMEOUT = 60.0
 #: A process id that cannot exist: its status answers 400 "Process not found" to valid credentials.
 PROBE_PROCESS = "00000000-0000-0000-0000-000000000000"
 #: The documented limits of one push request.
@@ -87,43 +90,15 @@ class PontoWebHook(AhgoraRestHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, StringField
-        from wtforms.validators import AnyOf, NumberRange, Optional
+        from airflow_provider_ahgora import PONTOWEB_CONN_FIELDS
 
-        return {
-            "accept_version": StringField(
-                lazy_gettext("Accept-Version"),
-                widget=BS3TextFieldWidget(),
-                validators=[Optional(), AnyOf(list(ACCEPT_VERSIONS))],
-                description="v1 or v2 (default v2): selects the shape of error answers.",
-                default="v2",
-            ),
-            "timeout": IntegerField(
-                lazy_gettext("Timeout (seconds)"),
-                widget=BS3TextFieldWidget(),
-                validators=[Optional(), NumberRange(min=1)],
-                description="Seconds to wait for each call (default 60).",
-                default=60,
-            ),
-            "company": StringField(
-                lazy_gettext("Company code"),
-                widget=BS3TextFieldWidget(),
-                validators=[Optional()],
-                description="Optional, e.g. a000101: an answer for another company is refused.",
-            ),
-        }
+        return form_widgets(PONTOWEB_CONN_FIELDS)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         from airflow_provider_ahgora import PONTOWEB_UI_FIELD_BEHAVIOUR
 
-        return {
-            "hidden_fields": list(PONTOWEB_UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(PONTOWEB_UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(PONTOWEB_UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return field_behaviour(PONTOWEB_UI_FIELD_BEHAVIOUR)
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -135,17 +110,7 @@ class PontoWebHook(AhgoraRestHook):
             raise AhgoraConfigError(
                 f"Connection '{cid}': extra accept_version must be 'v1' or 'v2', got {accept!r}."
             )
-        timeout = self.timeout_override
-        if timeout is None:
-            raw_timeout = get_extra(extras, "pontoweb", "timeout")
-            try:
-                timeout = float(raw_timeout) if raw_timeout is not None else DEFAULT_TIMEOUT
-            except (TypeError, ValueError):
-                raise AhgoraConfigError(
-                    f"Connection '{cid}': extra timeout must be a number of seconds, got {raw_timeout!r}."
-                ) from None
-            if timeout <= 0:
-                raise AhgoraConfigError(f"Connection '{cid}': extra timeout must be positive.")
+        timeout = resolve_timeout(self.timeout_override, extras, "pontoweb", cid)
         if not conn.login or not conn.password:
             raise AhgoraConfigError(
                 f"Connection '{cid}' needs the PontoWeb service user: set its login and password."

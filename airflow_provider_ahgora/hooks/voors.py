@@ -13,15 +13,18 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraPermissionError,
     AhgoraValidationError,
 )
+from airflow_provider_ahgora.hooks._base import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # re-exported
 from airflow_provider_ahgora.hooks._base import (
     USER_AGENT,
     AhgoraRestHook,
     RetryMode,
     WireSettings,
     build_base_url,
-    get_extra,
+    field_behaviour,
+    form_widgets,
     mask,
     quote_segment,
+    resolve_timeout,
 )
 
 if TYPE_CHECKING:
@@ -29,7 +32,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_ahgora.models.voors import GoalUser, VoorsEntity, VoorsResource, VoorsResponse
 
-DEFAULT_TIMEOUT = 60.0
 DEFAULT_GOALS_PAGE = 100
 
 
@@ -59,30 +61,15 @@ class VoorsHook(AhgoraRestHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField
-        from wtforms.validators import NumberRange, Optional
+        from airflow_provider_ahgora import VOORS_CONN_FIELDS
 
-        return {
-            "timeout": IntegerField(
-                lazy_gettext("Timeout (seconds)"),
-                widget=BS3TextFieldWidget(),
-                validators=[Optional(), NumberRange(min=1)],
-                description="Seconds to wait for each call (default 60).",
-                default=60,
-            ),
-        }
+        return form_widgets(VOORS_CONN_FIELDS)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         from airflow_provider_ahgora import VOORS_UI_FIELD_BEHAVIOUR
 
-        return {
-            "hidden_fields": list(VOORS_UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(VOORS_UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(VOORS_UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return field_behaviour(VOORS_UI_FIELD_BEHAVIOUR)
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -96,18 +83,7 @@ class VoorsHook(AhgoraRestHook):
                 f"Connection '{cid}': the host holds a token parameter. Tokens in URLs end up in logs "
                 "and proxies: remove it and put the token in the Password field."
             )
-        extras = conn.extra_dejson or {}
-        timeout = self.timeout_override
-        if timeout is None:
-            raw = get_extra(extras, "voors", "timeout")
-            try:
-                timeout = float(raw) if raw is not None else DEFAULT_TIMEOUT
-            except (TypeError, ValueError):
-                raise AhgoraConfigError(
-                    f"Connection '{cid}': extra timeout must be a number of seconds, got {raw!r}."
-                ) from None
-            if timeout <= 0:
-                raise AhgoraConfigError(f"Connection '{cid}': extra timeout must be positive.")
+        timeout = resolve_timeout(self.timeout_override, conn.extra_dejson or {}, "voors", cid)
         mask(token)
         return WireSettings(
             base_url=build_base_url(conn, None, "Voors", cid),

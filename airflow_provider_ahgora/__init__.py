@@ -89,6 +89,18 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_ahgora.hooks.voors"],
             },
         ],
+        "sensors": [
+            {
+                "integration-name": integration_pw,
+                "python-modules": ["airflow_provider_ahgora.sensors.reckon"],
+            },
+        ],
+        "triggers": [
+            {
+                "integration-name": integration_pw,
+                "python-modules": ["airflow_provider_ahgora.triggers.reckon"],
+            },
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_ahgora.hooks.pontoweb.PontoWebHook",

@@ -1,0 +1,210 @@
+"""Wait for a PontoWeb reckon to finish: poke, reschedule or deferrable."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from airflow_provider_ahgora.exceptions import AhgoraConfigError, AhgoraError, AhgoraTransientError
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+    from airflow_provider_ahgora.models.pontoweb import ReckonStatus
+
+__all__ = ["DEFERRAL_TIMEOUT_MARGIN", "PontoWebReckonSensor"]
+
+#: Airflow's own deferral timeout is set this many seconds after the sensor's ``timeout``: it is a
+#: backstop only, so that the trigger's ``timeout`` event (which names the last progress) comes first.
+DEFERRAL_TIMEOUT_MARGIN = 180.0
+
+
+def reckon_summary(status: ReckonStatus) -> dict[str, Any]:
+    """The XCom value of the sensor: a small plain dict."""
+    from airflow_provider_ahgora.triggers.reckon import progress_of
+
+    return {
+        "process": status.process,
+        "unique": status.unique,
+        "company": status.company,
+        "status": status.status,
+        "progress": progress_of(status),
+    }
+
+
+class PontoWebReckonSensor(BaseSensorOperator):
+    """Wait until a PontoWeb reckon is ``done``; push its summary to XCom.
+
+    Works in the usual sensor modes (``mode="poke"`` or ``"reschedule"``) and deferrable
+    (``deferrable=True``: the wait runs in the triggerer, see
+    :class:`~airflow_provider_ahgora.triggers.reckon.PontoWebReckonTrigger`).
+
+    * The reckon ended in ``error`` in PontoWeb: the task fails at once, without retries
+      (``AirflowFailException``).
+    * Transient failures (5xx, 429, connection resets, timeouts) that survive the hook's retries
+      are never fatal: the sensor keeps waiting until ``timeout``.
+    * ``timeout`` holds in every mode, deferred included (``AirflowSensorTimeout``, no retry).
+    * Other errors (credentials refused, no permission, unknown process, bad connection) fail the
+      try (``AhgoraError``); the task's ``retries`` apply.
+
+    XCom (``return_value``): ``{"process", "unique", "company", "status", "progress": {"done",
+    "total"}}``; ``unique`` is what the results operator reads.
+
+    :param process: the reckon's process id (templated), e.g. from the start operator's XCom.
+    :param pontoweb_conn_id: the PontoWeb connection id (templated). Default ``pontoweb_default``.
+    :param deferrable: wait in the triggerer. Default: ``[operators] default_deferrable``.
+    :param poll_interval: seconds between status calls when deferred. Default: ``poke_interval``.
+    :param max_poll_interval: when deferred, the interval grows x1.5 after each poll that shows no
+        progress, up to this many seconds (and back to ``poll_interval`` when progress moves).
+        Default: 300, or ``poll_interval`` if that is larger.
+    """
+
+    template_fields: Sequence[str] = ("process", "pontoweb_conn_id")
+    ui_color = "#e3f1e6"
+
+    def __init__(
+        self,
+        *,
+        process: str,
+        pontoweb_conn_id: str = "pontoweb_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | None = None,
+        max_poll_interval: float = 300.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.process = process
+        self.pontoweb_conn_id = pontoweb_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = float(self.poke_interval if poll_interval is None else poll_interval)
+        self.max_poll_interval = max(float(max_poll_interval), self.poll_interval)
+        if deferrable and self.poll_interval <= 0:
+            raise AhgoraConfigError(
+                f"{self.task_id}: poll_interval (or poke_interval) must be positive in deferrable mode, "
+                f"got {self.poll_interval!r}."
+            )
+
+    @cached_property
+    def hook(self) -> PontoWebHook:
+        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+
+        return PontoWebHook(self.pontoweb_conn_id)
+
+    def _process_id(self) -> str:
+        process = "" if self.process is None else str(self.process).strip()
+        if not process:
+            raise AhgoraConfigError(
+                f"{self.task_id}: process is empty. Pass the process id returned by the reckon start "
+                "(e.g. the start operator's XCom)."
+            )
+        return process
+
+    # -- poke and reschedule ------------------------------------------------------------------------
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        process = self._process_id()
+        try:
+            status = self.hook.get_reckon_status(process)
+        except AhgoraTransientError as exc:
+            self.log.warning(
+                "PontoWeb reckon %s: status call failed (%s); not fatal, will poke again", process, exc
+            )
+            return False
+        from airflow_provider_ahgora.triggers.reckon import describe_progress
+
+        self.log.info("PontoWeb reckon %s: %s, %s", process, status.status, describe_progress(status))
+        if status.is_error:
+            raise AirflowFailException(
+                f"PontoWeb reckon {process} ended in error in PontoWeb at {describe_progress(status)}: "
+                "start a new reckon once the cause is fixed (retrying this sensor would not help)."
+            )
+        if status.is_done:
+            summary = reckon_summary(status)
+            summary["process"] = summary["process"] or process
+            return PokeReturnValue(is_done=True, xcom_value=summary)
+        return False
+
+    # -- deferrable -------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        process = self._process_id()
+        end_time = time.time() + self.timeout  # before the first poke: the whole wait counts
+        result = self._first_poke(context)
+        if isinstance(result, PokeReturnValue) and result.is_done:
+            self.log.info("PontoWeb reckon %s is already done: no need to defer.", process)
+            return result.xcom_value
+        from airflow_provider_ahgora.triggers.reckon import PontoWebReckonTrigger
+
+        self.defer(
+            trigger=PontoWebReckonTrigger(
+                process=process,
+                pontoweb_conn_id=self.pontoweb_conn_id,
+                poll_interval=self.poll_interval,
+                max_poll_interval=self.max_poll_interval,
+                end_time=end_time,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + DEFERRAL_TIMEOUT_MARGIN),
+        )
+
+    def _first_poke(self, context: Context) -> bool | PokeReturnValue:
+        """One poke before deferring, with the error handling of ``BaseSensorOperator.execute``."""
+        never_fail = getattr(self, "never_fail", False)
+        try:
+            return self.poke(context)
+        except AirflowFailException as exc:
+            if self.soft_fail or never_fail:
+                raise AirflowSkipException(f"Skipping: {exc}") from exc
+            raise
+        except AirflowSkipException:
+            raise
+        except Exception as exc:
+            if getattr(self, "silent_fail", False):
+                self.log.error("PontoWeb reckon status check failed: %s", exc)
+                return False
+            if never_fail:
+                raise AirflowSkipException(f"Skipping: {exc}") from exc
+            raise
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: return the summary, or fail as the event says."""
+        if not event:
+            raise AhgoraError(f"{self.task_id}: the reckon trigger ended without an event.")
+        outcome = event.get("status")
+        process = event.get("process") or self.process
+        message = event.get("message") or ""
+        if outcome == "success":
+            self.log.info("%s", message or f"PontoWeb reckon {process} is done.")
+            progress = event.get("progress") or {}
+            return {
+                "process": process,
+                "unique": event.get("unique"),
+                "company": event.get("company"),
+                "status": event.get("reckon_status") or "done",
+                "progress": {"done": progress.get("done"), "total": progress.get("total")},
+            }
+        if outcome == "error":
+            raise AirflowFailException(message or f"PontoWeb reckon {process} ended in error in PontoWeb.")
+        if outcome == "timeout":
+            raise AirflowSensorTimeout(
+                message or f"PontoWeb reckon {process} did not finish before the timeout."
+            )
+        if outcome == "failed":
+            error_type = event.get("error_type") or "error"
+            raise AhgoraError(f"Waiting for PontoWeb reckon {process} failed ({error_type}): {message}")
+        raise AhgoraError(f"{self.task_id}: unexpected event from the reckon trigger: {event!r}")

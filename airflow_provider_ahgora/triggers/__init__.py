@@ -1,0 +1,1 @@
+"""Triggers: the async pollers behind the deferrable sensors (import the modules, not this package)."""

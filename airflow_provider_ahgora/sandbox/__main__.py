@@ -1,0 +1,129 @@
+"""``python -m airflow_provider_ahgora.sandbox``: run the sandbox until Ctrl-C.
+
+Prints the base URL and the ``AIRFLOW_CONN_PONTOWEB_DEFAULT`` / ``AIRFLOW_CONN_VOORS_DEFAULT``
+values (JSON form) that point Airflow at it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number (inf: instant)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_ahgora.sandbox",
+        description="A local emulator of Ahgora PontoWeb (at /) and Voors (at /voors) on loopback.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one, printed at start)")
+    parser.add_argument("--employees", type=int, default=50, help="employees of the synthetic company (50)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic company and ids (42)")
+    parser.add_argument("--company", default="a000101", help="PontoWeb company code (a000101)")
+    parser.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=200.0,
+        help="employees a reckon processes per second (200; 'inf': done at once)",
+    )
+    parser.add_argument(
+        "--push-speed",
+        type=_positive_float,
+        default=1000.0,
+        help="records a push processes per second (1000)",
+    )
+    parser.add_argument("--login", default=None, help="PontoWeb service user login (sandbox)")
+    parser.add_argument("--password", default=None, help="PontoWeb service user password")
+    parser.add_argument("--token", default=None, help="Voors API token")
+    parser.add_argument(
+        "--forbidden",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a login or token that gets 403 (repeatable)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help='a fault, e.g. \'{"route": "GET /reckons/*", "kind": "reset", "on_calls": [3]}\' (repeatable)',
+    )
+    parser.add_argument(
+        "--no-strict-references",
+        action="store_true",
+        help="do not enforce Voors' ordering rules (leaders and users before the records naming them)",
+    )
+    parser.add_argument("--pontoweb-conn-id", default="pontoweb_default")
+    parser.add_argument("--voors-conn-id", default="voors_default")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from airflow_provider_ahgora.sandbox.faults import Fault
+    from airflow_provider_ahgora.sandbox.server import Sandbox
+
+    options: dict[str, Any] = {}
+    for name in ("login", "password", "token"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    try:
+        faults = [Fault.from_spec(json.loads(spec)) for spec in args.fault]
+        sandbox = Sandbox(
+            employees=args.employees,
+            seed=args.seed,
+            company=args.company,
+            speed=args.speed,
+            push_speed=args.push_speed,
+            host=args.host,
+            port=args.port,
+            forbidden=args.forbidden,
+            strict_references=not args.no_strict_references,
+            **options,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for fault in faults:
+        sandbox.faults.add(fault)
+    sandbox.start()
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    env = sandbox.airflow_env(args.pontoweb_conn_id, args.voors_conn_id)
+    print(f"Ahgora sandbox listening on {sandbox.base_url}", flush=False)
+    print(f"  PontoWeb: {sandbox.base_url}/   Voors: {sandbox.voors_url}   control: {sandbox.control_url}")
+    print(f"  company {args.company}, {args.employees} employees, seed {args.seed}")
+    print("Point Airflow at it:")
+    for name, value in env.items():
+        print(f"export {name}={shlex.quote(value)}")
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    print("Sandbox stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -89,6 +89,12 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_ahgora.hooks.voors"],
             },
         ],
+        "operators": [
+            {
+                "integration-name": integration_pw,
+                "python-modules": ["airflow_provider_ahgora.operators.reckon"],
+            },
+        ],
         "sensors": [
             {
                 "integration-name": integration_pw,

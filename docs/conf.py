@@ -17,6 +17,7 @@ import airflow_provider_ahgora.hooks.pontoweb  # noqa: E402, F401
 import airflow_provider_ahgora.hooks.voors  # noqa: E402, F401
 import airflow_provider_ahgora.models.pontoweb  # noqa: E402, F401
 import airflow_provider_ahgora.models.voors  # noqa: E402, F401
+import airflow_provider_ahgora.operators.reckon  # noqa: E402, F401
 import airflow_provider_ahgora.sensors.reckon  # noqa: E402, F401
 import airflow_provider_ahgora.triggers.reckon  # noqa: E402, F401
 

@@ -1,0 +1,972 @@
+"""Operators of the PontoWeb reckon: start it and wait, fetch its results exactly once, reconsume.
+
+* :class:`PontoWebReckonOperator` starts a reckon (or, on a retry, reconnects to the one an earlier
+  try started), pushes its ``process`` id to XCom and waits for it, polling or deferred.
+* :class:`PontoWebReckonResultsOperator` reads every result record of a finished reckon into a
+  JSON Lines file (and optionally a flat CSV) on any ``ObjectStoragePath`` filesystem, exactly once.
+* :class:`PontoWebReconsumeOperator` makes the results of a reckon readable again.
+
+Guarantees, and what happens at each failure point, are in ``docs/operators_reckon.rst``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+
+from airflow_provider_ahgora.exceptions import (
+    AhgoraBadRequestError,
+    AhgoraConfigError,
+    AhgoraDailyLimitError,
+    AhgoraExpiredError,
+    AhgoraNotFoundError,
+    AhgoraTransientError,
+    AhgoraValidationError,
+)
+from airflow_provider_ahgora.operators._state import RetryState, retry_state
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
+
+    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+    from airflow_provider_ahgora.models.pontoweb import ReckonRecord, ReckonStartRequest, ReckonStatus
+
+__all__ = [
+    "CSV_COLUMNS",
+    "STATE_KEY",
+    "PontoWebReckonOperator",
+    "PontoWebReckonResultsOperator",
+    "PontoWebReconsumeOperator",
+    "csv_rows",
+    "default_output_path",
+    "fail_fast_retry_policy",
+]
+
+#: Key of the reckon operator's entry in ``task_state_store`` (Airflow 3.3+). Renaming it would make
+#: in-flight retries start a second reckon.
+STATE_KEY = "ahgora_reckon"
+#: Columns of the flat CSV written with ``csv=True``: one row per result and per punch.
+CSV_COLUMNS: tuple[str, ...] = (
+    "employee",
+    "paymentDate",
+    "infotype",
+    "day",
+    "kind",
+    "event",
+    "name",
+    "value",
+    "type",
+    "date",
+    "hour",
+    "label",
+)
+#: PontoWeb's largest results page (the hook's ``MAX_PAGE_SIZE``, not imported from it: constructing an
+#: operator must not import the wire layer).
+MAX_PAGE_SIZE = 1000
+#: Airflow's own deferral timeout is set this many seconds after ``timeout``, as a backstop.
+DEFERRAL_TIMEOUT_MARGIN = 180.0
+#: The growth of the polling interval after a poll that shows no progress (as the trigger does).
+BACKOFF_FACTOR = 1.5
+
+_BOOL_FIELDS = ("rescission", "allow_empty", "include_empty_code")
+_LIST_FIELDS = ("registers", "locations", "features")
+_BODY_FIELDS = (
+    "month",
+    "year",
+    "registers",
+    "rescission",
+    "payment_date",
+    "infotype",
+    "allow_empty",
+    "locations",
+    "features",
+    "include_empty_code",
+)
+
+
+def _sleep(seconds: float) -> None:
+    """How the synchronous wait sleeps (tests replace it)."""
+    time.sleep(seconds)
+
+
+def _clock() -> float:
+    """The clock of the synchronous wait's deadline (tests replace it)."""
+    return time.monotonic()
+
+
+# --------------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def fail_fast_retry_policy() -> Any:
+    """Airflow 3.3+: a retry policy that fails at once on errors no retry can fix; ``None`` below 3.3.
+
+    The operators of this module set it as their ``retry_policy`` unless one is given (directly or in
+    ``default_args``). They already raise ``AirflowFailException`` for the daily limit (429, clears
+    only tomorrow), expired results (410) and invalid bodies; the policy is the net under any of
+    these that escapes raw, and also fails at once on a misconfigured connection
+    (``AhgoraConfigError``).
+    """
+    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_3_PLUS
+
+    if not AIRFLOW_V_3_3_PLUS:
+        return None
+    from airflow.providers.common.compat.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+
+    return ExceptionRetryPolicy(
+        rules=[
+            RetryRule(
+                exception=AhgoraDailyLimitError,
+                action=RetryAction.FAIL,
+                reason="PontoWeb's daily limit of full-base reckons: retrying today cannot succeed",
+            ),
+            RetryRule(
+                exception=AhgoraExpiredError,
+                action=RetryAction.FAIL,
+                reason="The reckon results expired (72 h): start a new reckon",
+            ),
+            RetryRule(
+                exception=[AhgoraValidationError, AhgoraConfigError],
+                action=RetryAction.FAIL,
+                reason="Invalid request or configuration: fix it, no retry helps",
+            ),
+        ]
+    )
+
+
+def _with_retry_policy(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Add :func:`fail_fast_retry_policy` on Airflow 3.3+ unless the task or its defaults set one."""
+    default_args = kwargs.get("default_args") or {}
+    if "retry_policy" in kwargs or "retry_policy" in default_args:
+        return kwargs
+    policy = fail_fast_retry_policy()
+    if policy is not None:
+        kwargs["retry_policy"] = policy
+    return kwargs
+
+
+def _progress(status: ReckonStatus | None) -> dict[str, int | None]:
+    progress = status.progress if status is not None else None
+    return {
+        "done": progress.done if progress is not None else None,
+        "total": progress.total if progress is not None else None,
+    }
+
+
+def progress_text(status: ReckonStatus | None) -> str:
+    """``"done/total (pct%)"``, e.g. ``"30/120 (25%)"``; ``?`` for an unknown value."""
+    if status is None:
+        return "?/? (0%)"
+    progress = _progress(status)
+    done = "?" if progress["done"] is None else progress["done"]
+    total = "?" if progress["total"] is None else progress["total"]
+    return f"{done}/{total} ({status.percent:.0f}%)"
+
+
+def _fingerprint(body: Mapping[str, Any]) -> str:
+    """A short digest of a start body, to tell whether a stored reckon was started for the same request."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Rendered templates are strings: read ``"true"``/``"false"``, JSON lists and a one-digit month
+    back as values."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if name in ("month", "year") and text.isdigit() and len(text) < (3 if name == "month" else 5):
+        return int(text)  # "{{ data_interval_start.month }}" renders "1": read it as the month 1
+    if name in _BOOL_FIELDS and text.lower() in {"true", "false"}:
+        return text.lower() == "true"
+    if name in _LIST_FIELDS:
+        if not text:
+            return []
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                try:  # a rendered Python list: "['a', 'b']"
+                    parsed = json.loads(text.replace("'", '"'))
+                except ValueError:
+                    return value
+            return parsed
+    return value
+
+
+def _fail(message: str, cause: BaseException | None = None) -> AirflowFailException:
+    """An ``AirflowFailException`` (fails the task without retrying) caused by ``cause``."""
+    exc = AirflowFailException(message)
+    exc.__cause__ = cause
+    return exc
+
+
+# --------------------------------------------------------------------------------------------------
+# PontoWebReckonOperator
+# --------------------------------------------------------------------------------------------------
+
+
+class PontoWebReckonOperator(BaseOperator):
+    """Start a PontoWeb reckon, wait for it, and return its summary.
+
+    The parameters of the body mirror ``POST /reckons/process/start`` in Python style; all are
+    templated. Rendered strings are accepted where a template cannot give anything else:
+    ``"true"``/``"false"`` for the booleans and a JSON list (``{{ params.ids | tojson }}``) for the
+    lists. The body is validated after templating and before any request: an invalid field fails the
+    task at once (``AirflowFailException``, no retry burnt), naming the field; nothing is spent.
+
+    What a try does:
+
+    1. **Reconnect or start.** If an earlier try of this task instance started a reckon for the same
+       body, it reconnects to it ("reconnecting to reckon <process> started by an earlier try")
+       instead of paying for a second one. A stored reckon that PontoWeb does not know (400
+       "Process not found") or that ended in ``error`` is replaced by a new one, and the log says
+       why. The id is kept in ``task_state_store`` on Airflow 3.3+, in an Airflow Variable
+       ``ahgora_reckon__<dag>__<run>__<task>__<map>`` below; it is written right after the start
+       succeeds and deleted when the task succeeds.
+    2. **XCom** ``process``: pushed before waiting, so that a sensor or a human can follow it.
+    3. **Wait** (``wait_for_completion=True``): poll the status every ``poll_interval`` seconds,
+       growing x1.5 up to ``max_poll_interval`` while nothing moves, logging ``done/total (pct%)``;
+       or, with ``deferrable=True``, defer to
+       :class:`~airflow_provider_ahgora.triggers.reckon.PontoWebReckonTrigger` (same intervals).
+    4. **Return** ``{"process", "unique", "company", "status", "progress": {"done", "total"}}``.
+
+    Failures:
+
+    * The daily limit (429, 3 full-base reckons per feature per day): fails at once without burning
+      retries, naming the features and when the limit clears.
+    * The reckon ends in ``error``: fails at once (a retry starts a new reckon only if you clear the
+      task by hand).
+    * ``timeout`` seconds pass: the try fails (retries apply); the reckon keeps running in PontoWeb
+      and the next try reconnects to it.
+    * Transient errors while waiting (5xx, 429, network) are logged and never fatal.
+
+    PontoWeb runs at most 4 processes at once per company: run these tasks in a pool of 4 slots
+    (see ``docs/operators_reckon.rst``). On Airflow 3.3+ the operator also sets a ``retry_policy``
+    (:func:`fail_fast_retry_policy`) unless you give one.
+
+    :param month: "MM" (or an int), templated.
+    :param year: "YYYY" (or an int), templated.
+    :param registers: employee ids; empty or ``None`` reckons the whole company (a *full base*
+        reckon, limited to 3 per feature per day).
+    :param rescission: include dismissed employees (needs ``registers``). Always sent; default False.
+    :param payment_date: "YYYY-MM-DD" (or a date).
+    :param infotype: four-digit event type (PontoWeb's default "0015").
+    :param allow_empty: ``allowEmpty``.
+    :param locations: location codes.
+    :param features: subset of ``daily.punches``, ``daily.totals``, ``monthly`` (default monthly).
+    :param include_empty_code: ``includeEmptyCode``.
+    :param pontoweb_conn_id: the PontoWeb connection id (templated).
+    :param wait_for_completion: wait for the reckon to finish (default). If False, the task ends
+        once the reckon is started (or reconnected to).
+    :param deferrable: wait in the triggerer. Default ``[operators] default_deferrable``.
+    :param poll_interval: seconds between status calls. Default 30.
+    :param max_poll_interval: upper bound of the growing interval. Default 300.
+    :param timeout: seconds to wait for completion in one try, deferred or not (``None``: no limit).
+    """
+
+    template_fields: Sequence[str] = (*_BODY_FIELDS, "pontoweb_conn_id")
+    ui_color = "#dbeafe"
+
+    def __init__(
+        self,
+        *,
+        month: str | int,
+        year: str | int,
+        registers: list[str] | str | None = None,
+        rescission: bool | str | None = None,
+        payment_date: Any = None,
+        infotype: str | None = None,
+        allow_empty: bool | str | None = None,
+        locations: list[str] | str | None = None,
+        features: list[str] | str | None = None,
+        include_empty_code: bool | str | None = None,
+        pontoweb_conn_id: str = "pontoweb_default",
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        max_poll_interval: float = 300.0,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**_with_retry_policy(kwargs))
+        self.month = month
+        self.year = year
+        self.registers = registers
+        self.rescission = rescission
+        self.payment_date = payment_date
+        self.infotype = infotype
+        self.allow_empty = allow_empty
+        self.locations = locations
+        self.features = features
+        self.include_empty_code = include_empty_code
+        self.pontoweb_conn_id = pontoweb_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        if not poll_interval or poll_interval <= 0:
+            raise AhgoraConfigError(f"{self.task_id}: poll_interval must be a positive number of seconds.")
+        if timeout is not None and timeout <= 0:
+            raise AhgoraConfigError(f"{self.task_id}: timeout must be a positive number of seconds or None.")
+        self.poll_interval = float(poll_interval)
+        self.max_poll_interval = max(float(max_poll_interval), self.poll_interval)
+        self.timeout = None if timeout is None else float(timeout)
+
+    def get_hook(self) -> PontoWebHook:
+        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+
+        return PontoWebHook(self.pontoweb_conn_id)
+
+    # -- the request ------------------------------------------------------------------------------
+
+    def build_request(self) -> ReckonStartRequest:
+        """The validated start body (after templating). Raises ``AirflowFailException`` if invalid."""
+        from airflow_provider_ahgora.models._base import validate_one
+        from airflow_provider_ahgora.models.pontoweb import ReckonStartRequest
+
+        body: dict[str, Any] = {}
+        for name in _BODY_FIELDS:
+            value = _coerce(name, getattr(self, name))
+            if value is not None:
+                body[name] = value
+        try:
+            return validate_one(ReckonStartRequest, body, "reckon start request")
+        except AhgoraValidationError as exc:
+            raise _fail(f"{self.task_id}: {exc}", exc) from exc
+
+    # -- execute ----------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        request = self.build_request()
+        body = request.to_wire()
+        fingerprint = _fingerprint(body)
+        state = retry_state(context, STATE_KEY)
+        hook = self.get_hook()
+        try:
+            process, status = self._reconnect(hook, state, fingerprint)
+            if process is None:
+                process = self._start(hook, request, state, fingerprint)
+            context["ti"].xcom_push(key="process", value=process)
+
+            if status is not None and status.is_done:
+                self.log.info("PontoWeb reckon %s is already done: %s.", process, progress_text(status))
+                return self._finish(state, process, status)
+            if not self.wait_for_completion:
+                return self._finish(state, process, status or self._status_or_none(hook, process))
+            if self.deferrable:
+                self._defer(process)  # raises TaskDeferred: execute_complete takes over
+                return None
+            return self._finish(state, process, self._wait(hook, process))
+        finally:
+            hook.close()
+
+    def _reconnect(
+        self, hook: PontoWebHook, state: RetryState, fingerprint: str
+    ) -> tuple[str | None, ReckonStatus | None]:
+        """The process an earlier try started, if it can be reused, with its status."""
+        stored = state.get()
+        process = str(stored.get("process") or "") if stored else ""
+        if not stored or not process:
+            return None, None
+        if stored.get("request") not in (None, fingerprint):
+            self.log.warning(
+                "Reckon %s was started by an earlier try for a different request (the templated body "
+                "changed since): starting a new one for the current request.",
+                process,
+            )
+            return None, None
+        try:
+            status = hook.get_reckon_status(process)
+        except AhgoraNotFoundError as exc:
+            self.log.warning(
+                "Reckon %s, started by an earlier try, is unknown to PontoWeb (%s): starting a new one.",
+                process,
+                exc.api_message,
+            )
+            return None, None
+        if status.is_error:
+            self.log.warning(
+                "Reckon %s, started by an earlier try, ended in error in PontoWeb at %s: starting a new one.",
+                process,
+                progress_text(status),
+            )
+            return None, None
+        self.log.info(
+            "Reconnecting to reckon %s started by an earlier try (status %s, %s; kept in %s): no new "
+            "reckon is started.",
+            process,
+            status.status,
+            progress_text(status),
+            state.where,
+        )
+        return process, status
+
+    def _start(
+        self, hook: PontoWebHook, request: ReckonStartRequest, state: RetryState, fingerprint: str
+    ) -> str:
+        scope = (
+            "full base (the whole company)"
+            if request.is_full_base
+            else f"{len(request.registers)} employee(s)"
+        )
+        self.log.info(
+            "Starting a PontoWeb reckon of %s/%s, %s, features %s.",
+            request.month,
+            request.year,
+            scope,
+            ", ".join(request.effective_features()),
+        )
+        try:
+            answer = hook.start_reckon(request)
+        except AhgoraDailyLimitError as exc:
+            features = ", ".join(exc.features) or ", ".join(request.effective_features())
+            raise _fail(
+                f"{self.task_id}: PontoWeb's daily limit of full-base reckons is exhausted for "
+                f"{features} (3 per feature per day). Retrying today cannot succeed, so the task fails "
+                f"without retrying. The limit clears at the start of the next day (around "
+                f"{exc.clears_at:%Y-%m-%d %H:%M} UTC): run it again then, or filter by `registers` "
+                "(filtered reckons are not limited).",
+                exc,
+            ) from exc
+        except AhgoraBadRequestError as exc:
+            raise _fail(f"{self.task_id}: PontoWeb refused the reckon request: {exc}", exc) from exc
+        except AhgoraTransientError as exc:
+            if exc.may_have_been_processed:
+                self.log.warning(
+                    "The start call failed after it may have reached PontoWeb (%s): if it did, a reckon "
+                    "was started that this task cannot see (PontoWeb gives no way to find it).",
+                    exc,
+                )
+            raise
+        process = answer.process
+        state.set(
+            {
+                "process": process,
+                "company": answer.company,
+                "request": fingerprint,
+                "started_at": datetime.now(timezone.utc).isoformat(),
+            }
+        )
+        self.log.info(
+            "Started PontoWeb reckon %s (company %s); a retry of this task reconnects to it (kept in %s).",
+            process,
+            answer.company,
+            state.where,
+        )
+        return process
+
+    def _status_or_none(self, hook: PontoWebHook, process: str) -> ReckonStatus | None:
+        try:
+            return hook.get_reckon_status(process)
+        except AhgoraTransientError as exc:
+            self.log.warning("PontoWeb reckon %s: status call failed (%s).", process, exc)
+            return None
+
+    def _wait(self, hook: PontoWebHook, process: str) -> ReckonStatus:
+        """Poll until done; fail on error or timeout. Transient failures are never fatal."""
+        deadline = None if self.timeout is None else _clock() + self.timeout
+        interval = self.poll_interval
+        last: ReckonStatus | None = None
+        last_seen: tuple[Any, ...] | None = None
+        while True:
+            seen = last_seen
+            try:
+                status = hook.get_reckon_status(process)
+            except AhgoraTransientError as exc:
+                self.log.warning("PontoWeb reckon %s: status call failed (%s); polling again.", process, exc)
+            else:
+                last = status
+                self.log.info("PontoWeb reckon %s: %s, %s", process, status.status, progress_text(status))
+                if status.is_done:
+                    return status
+                if status.is_error:
+                    raise self._error(process, status)
+                seen = (status.status, *_progress(status).values())
+            if deadline is not None and _clock() >= deadline:
+                raise AirflowException(
+                    f"{self.task_id}: PontoWeb reckon {process} did not finish within {self.timeout:g} s "
+                    f"(last progress {progress_text(last)}). The reckon keeps running in PontoWeb; the "
+                    "next try of this task reconnects to it instead of starting another."
+                )
+            if seen is not None and seen != last_seen:
+                interval = self.poll_interval
+            else:
+                interval = min(interval * BACKOFF_FACTOR, self.max_poll_interval)
+            last_seen = seen
+            delay = interval if deadline is None else max(0.0, min(interval, deadline - _clock()))
+            _sleep(delay)
+
+    def _error(self, process: str, status: ReckonStatus | None) -> AirflowFailException:
+        return _fail(
+            f"{self.task_id}: PontoWeb reckon {process} ended in error at {progress_text(status)}. The task "
+            "fails without retrying; clear it once the cause is fixed and it starts a new reckon."
+        )
+
+    def _defer(self, process: str) -> None:
+        from airflow_provider_ahgora.triggers.reckon import PontoWebReckonTrigger
+
+        end_time = None if self.timeout is None else time.time() + self.timeout
+        self.log.info("Deferring: the triggerer waits for PontoWeb reckon %s.", process)
+        self.defer(
+            trigger=PontoWebReckonTrigger(
+                process=process,
+                pontoweb_conn_id=self.pontoweb_conn_id,
+                poll_interval=self.poll_interval,
+                max_poll_interval=self.max_poll_interval,
+                end_time=end_time,
+            ),
+            method_name="execute_complete",
+            # a backstop only: the trigger's own "timeout" event (which names the last progress) comes first
+            timeout=None
+            if self.timeout is None
+            else timedelta(seconds=self.timeout + DEFERRAL_TIMEOUT_MARGIN),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: the summary on success, else fail as the event says."""
+        if not event:
+            raise AirflowException(f"{self.task_id}: the reckon trigger ended without an event.")
+        outcome = event.get("status")
+        process = str(event.get("process") or "")
+        message = event.get("message") or ""
+        if outcome == "success":
+            self.log.info("%s", message or f"PontoWeb reckon {process} is done.")
+            progress = event.get("progress") or {}
+            summary = {
+                "process": process,
+                "unique": event.get("unique"),
+                "company": event.get("company"),
+                "status": event.get("reckon_status") or "done",
+                "progress": {"done": progress.get("done"), "total": progress.get("total")},
+            }
+            retry_state(context, STATE_KEY).delete()
+            return summary
+        if outcome == "error":
+            raise _fail(
+                f"{self.task_id}: {message or f'PontoWeb reckon {process} ended in error.'} The task fails "
+                "without retrying; clear it once the cause is fixed and it starts a new reckon."
+            )
+        if outcome == "timeout":
+            raise AirflowException(
+                f"{self.task_id}: {message} The next try of this task reconnects to reckon {process} "
+                "instead of starting another."
+            )
+        error_type = event.get("error_type") or "error"
+        raise AirflowException(
+            f"{self.task_id}: waiting for PontoWeb reckon {process} failed ({error_type}): {message}"
+        )
+
+    def _finish(self, state: RetryState, process: str, status: ReckonStatus | None) -> dict[str, Any]:
+        state.delete()
+        return {
+            "process": process,
+            "unique": status.unique if status is not None else None,
+            "company": status.company if status is not None else None,
+            "status": status.status if status is not None else None,
+            "progress": _progress(status),
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
+
+
+def _safe_segment(value: Any) -> str:
+    text = re.sub(r"[^A-Za-z0-9._=-]+", "_", str(value)).strip("._") or "_"
+    return text[:200]
+
+
+def default_output_path(context: Mapping[str, Any]) -> str:
+    """``$AIRFLOW_HOME/data/ahgora/<dag>/<run>/<task>[/<map>]/results.jsonl`` (a local path)."""
+    ti = context.get("ti") or context.get("task_instance")
+    home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
+    dag_id = getattr(ti, "dag_id", None) or "dag"
+    run_id = getattr(ti, "run_id", None) or context.get("run_id") or "run"
+    task_id = getattr(ti, "task_id", None) or "task"
+    parts = [home, "data", "ahgora", _safe_segment(dag_id), _safe_segment(run_id), _safe_segment(task_id)]
+    map_index = getattr(ti, "map_index", -1)
+    if isinstance(map_index, int) and map_index >= 0:
+        parts.append(str(map_index))
+    return os.path.join(*parts, "results.jsonl")
+
+
+def _storage_path(target: Any) -> ObjectStoragePath:
+    """An ``ObjectStoragePath`` for a path or URI; a scheme that no provider registers (such as
+    ``memory://``) falls back to fsspec's own filesystem for it."""
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    if isinstance(target, ObjectStoragePath):
+        return target
+    text = str(target).strip()
+    directory = text.endswith("/")
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
+    if match is None:
+        text = os.path.abspath(os.path.expanduser(text))
+    elif match.group(1).lower() != "file":
+        _ensure_filesystem(match.group(1).lower())
+    path = ObjectStoragePath(text)
+    return path / "results.jsonl" if directory else path
+
+
+def _ensure_filesystem(protocol: str) -> None:
+    try:
+        from airflow.sdk.io import attach, has_fs
+    except ImportError:  # Airflow 2
+        from airflow.io import has_fs  # type: ignore[no-redef,attr-defined,unused-ignore]
+        from airflow.io.store import attach  # type: ignore[no-redef,unused-ignore]
+    if has_fs(protocol):
+        return
+    import fsspec
+
+    try:
+        fs = fsspec.filesystem(protocol)
+    except (ImportError, ValueError):
+        return  # let ObjectStoragePath say that nothing handles this scheme
+    store = attach(protocol, fs=fs)
+    try:
+        store.fs  # noqa: B018 - a store attached earlier without a filesystem raises here
+    except ValueError:
+        store.fs = fs  # type: ignore[misc]
+
+
+def csv_rows(record: ReckonRecord | Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The flat CSV rows of one record: one per result (monthly or daily) and one per punch."""
+    wire = record.to_wire() if hasattr(record, "to_wire") else dict(record)
+    base = {
+        "employee": wire.get("employee"),
+        "paymentDate": wire.get("paymentDate"),
+        "infotype": wire.get("infotype"),
+    }
+    for result in wire.get("results") or ():
+        yield {**base, "kind": "monthly", **_result_cells(result)}
+    for entry in wire.get("daily") or ():
+        day = entry.get("day")
+        for result in entry.get("results") or ():
+            yield {**base, "day": day, "kind": "daily", **_result_cells(result)}
+        for punch in entry.get("punches") or ():
+            yield {
+                **base,
+                "day": day,
+                "kind": "punch",
+                "type": punch.get("type"),
+                "date": punch.get("date"),
+                "hour": punch.get("hour"),
+                "label": punch.get("label"),
+            }
+
+
+def _result_cells(result: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "event": result.get("event"),
+        "name": result.get("name"),
+        "value": result.get("value"),
+        "type": result.get("type"),
+    }
+
+
+def _csv_path_for(path: ObjectStoragePath) -> ObjectStoragePath:
+    name = path.name
+    for suffix in (".jsonl", ".json", ".ndjson"):
+        if name.endswith(suffix):
+            return path.parent / f"{name[: -len(suffix)]}.csv"
+    return path.parent / f"{name}.csv"
+
+
+def _unlink_quietly(path: ObjectStoragePath) -> None:
+    try:
+        if path.exists():
+            path.unlink()
+    except Exception:  # noqa: S110 - best effort cleanup of a temporary object
+        pass
+
+
+def _map_read_error(task_id: str, unique: str, exc: Exception) -> Exception:
+    """Expired or unknown results fail at once; a reconsume limit reached too; anything else as is."""
+    if isinstance(exc, AhgoraExpiredError):
+        return _fail(
+            f"{task_id}: the results of reckon {unique} expired (PontoWeb keeps them 72 hours): start a new "
+            f"reckon and read its results. ({exc.api_message})",
+            exc,
+        )
+    if isinstance(exc, AhgoraNotFoundError):
+        return _fail(
+            f"{task_id}: PontoWeb does not know the reckon unique {unique!r} ({exc.api_message}): check the "
+            "id, or start a new reckon and read its results.",
+            exc,
+        )
+    if isinstance(exc, AhgoraBadRequestError) and "reconsume" in exc.api_message.lower():
+        return _fail(
+            f"{task_id}: PontoWeb refused to reconsume reckon {unique} ({exc.api_message}); its results "
+            "cannot be read again: start a new reckon.",
+            exc,
+        )
+    return exc
+
+
+class PontoWebReckonResultsOperator(BaseOperator):
+    """Read every result record of a finished reckon into a JSON Lines file, exactly once.
+
+    PontoWeb's results read *consumes* what it returns, so a read that fails half-way would lose
+    records on a plain retry. This operator's rule:
+
+    1. **Reconsume first, every try.** Before its first read each try calls
+       ``reconsume(unique)``, which makes every record readable again, so a try always reads the
+       whole set from the start whatever an earlier try (or anyone else) consumed. There is no way
+       to prove that nobody consumed records before (a human, another task, a try killed
+       mid-read), so the operator does not guess. Each call counts toward PontoWeb's limit of
+       1000 reconsumes per unique: one per try.
+    2. **Stream to a temporary object.** Page by page (``page_size`` records per request, memory
+       bounded by one page), records are written to a hidden temporary object next to the target
+       (and the CSV rows to another).
+    3. **Check, then commit.** When the records read equal ``total`` (given by the first page), the
+       temporary objects are renamed onto their final names (an atomic rename on a local disk, a
+       copy then delete on object stores, where the final object appears whole or not at all). If
+       the count differs (someone read concurrently), nothing is committed and the try fails.
+
+    So any failure mid-way (a read interrupted after the server consumed its page, a network error,
+    the worker killed) leaves no final file, and the next try reconsumes and reads everything
+    again: the final file holds every record once, no more, no less. Expired results (410) or an
+    unknown unique fail at once (``AirflowFailException``): start a new reckon.
+
+    Each line is one object of the API's ``data[]``, as received (its wire form). With ``csv=True``
+    a flat CSV is written too, one row per result and per punch, with columns :data:`CSV_COLUMNS`.
+
+    :param unique: the reckon's unique id (templated), e.g. ``{{ ti.xcom_pull('reckon')['unique'] }}``.
+    :param output_path: where to write (templated): a local path, or an ``ObjectStoragePath`` URI
+        (``file://``, ``s3://``, ``gs://``, ``memory://``, ...) or object; a path ending in ``/`` is a
+        directory that gets ``results.jsonl``. Default:
+        ``$AIRFLOW_HOME/data/ahgora/<dag>/<run>/<task>[/<map>]/results.jsonl``.
+    :param page_size: records per request, 1 to 1000. Default 1000.
+    :param csv: also write the flat CSV next to it (``results.csv``). Default False.
+    :param pontoweb_conn_id: the PontoWeb connection id (templated).
+
+    Returns ``{"path", "records", "csv_path"}`` (``csv_path`` is None without ``csv``).
+    """
+
+    template_fields: Sequence[str] = ("unique", "output_path", "pontoweb_conn_id")
+    ui_color = "#dcfce7"
+
+    def __init__(
+        self,
+        *,
+        unique: str,
+        output_path: Any = None,
+        page_size: int = 1000,
+        csv: bool = False,
+        pontoweb_conn_id: str = "pontoweb_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**_with_retry_policy(kwargs))
+        if (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= MAX_PAGE_SIZE
+        ):
+            raise AhgoraConfigError(
+                f"{self.task_id}: page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}."
+            )
+        self.unique = unique
+        self.output_path = output_path
+        self.page_size = page_size
+        self.csv = csv
+        self.pontoweb_conn_id = pontoweb_conn_id
+
+    def get_hook(self) -> PontoWebHook:
+        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+
+        return PontoWebHook(self.pontoweb_conn_id)
+
+    def _unique(self) -> str:
+        unique = "" if self.unique is None else str(self.unique).strip()
+        if not unique or unique == "None":
+            raise _fail(
+                f"{self.task_id}: unique is empty. Pass the reckon's unique id (the reckon operator's or "
+                "the sensor's XCom 'unique')."
+            )
+        return unique
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        unique = self._unique()
+        target = self.output_path
+        if target is None or (isinstance(target, str) and not target.strip()):
+            target = default_output_path(context)
+        final = _storage_path(target)
+        csv_final = _csv_path_for(final) if self.csv else None
+        ti = context.get("ti")
+        token = f"{getattr(ti, 'try_number', 0)}-{uuid.uuid4().hex[:8]}"
+        temps = [final.parent / f".{final.name}.{token}.partial"]
+        if csv_final is not None:
+            temps.append(csv_final.parent / f".{csv_final.name}.{token}.partial")
+
+        hook = self.get_hook()
+        try:
+            try:
+                self.log.info(
+                    "Reconsuming reckon %s before reading, so that this try reads every record from the "
+                    "start (each reconsume counts toward PontoWeb's limit of 1000 per unique).",
+                    unique,
+                )
+                hook.reconsume(unique)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                records, total = self._stream(hook, unique, temps)
+            except Exception as exc:
+                for temp in temps:
+                    _unlink_quietly(temp)
+                mapped = _map_read_error(self.task_id, unique, exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+            # commit: the CSV first, the JSON Lines last (the JSON Lines file's presence means done)
+            if csv_final is not None:
+                csv_final.parent.mkdir(parents=True, exist_ok=True)
+                temps[1].rename(csv_final)
+            temps[0].rename(final)
+        finally:
+            hook.close()
+        self._remove_leftovers(final)
+        if csv_final is not None:
+            self._remove_leftovers(csv_final)
+        self.log.info(
+            "Wrote %d record(s) of reckon %s to %s%s (total announced by PontoWeb: %s).",
+            records,
+            unique,
+            final,
+            f" and {csv_final}" if csv_final is not None else "",
+            "unknown" if total is None else total,
+        )
+        return {"path": str(final), "records": records, "csv_path": str(csv_final) if csv_final else None}
+
+    def _stream(
+        self, hook: PontoWebHook, unique: str, temps: list[ObjectStoragePath]
+    ) -> tuple[int, int | None]:
+        """Read every page into the temporary objects; returns (records read, total announced)."""
+        records = 0
+        total: int | None = None
+        pages = 0
+        with ExitStack() as stack:
+            out = stack.enter_context(temps[0].open("w", encoding="utf-8", newline="\n"))
+            handles = [out]
+            writer = None
+            if len(temps) > 1:
+                csv_out = stack.enter_context(temps[1].open("w", encoding="utf-8", newline=""))
+                handles.append(csv_out)
+                writer = csv.DictWriter(csv_out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+                writer.writeheader()
+            iterator = hook.iter_reckon_results(unique, page_size=self.page_size)
+            stack.callback(getattr(iterator, "close", lambda: None))
+            for page in iterator:
+                pages += 1
+                if total is None:
+                    total = page.total
+                elif page.total is not None and page.total != total:
+                    self.log.warning(
+                        "Reckon %s: page %d announces total %s, the first %s.",
+                        unique,
+                        pages,
+                        page.total,
+                        total,
+                    )
+                for record in page.data:
+                    out.write(json.dumps(record.to_wire(), ensure_ascii=False, separators=(",", ":")))
+                    out.write("\n")
+                    if writer is not None:
+                        writer.writerows(csv_rows(record))
+                records += len(page.data)
+                for handle in handles:  # hand each page to the filesystem: memory holds one page at most
+                    handle.flush()
+                pct = f" ({100.0 * records / total:.0f}%)" if total else ""
+                self.log.info(
+                    "Reckon %s: %d/%s record(s) read%s.",
+                    unique,
+                    records,
+                    total if total is not None else "?",
+                    pct,
+                )
+                if total is not None and records >= total:
+                    break
+        if total is None:
+            if records:
+                self.log.warning(
+                    "Reckon %s: PontoWeb announced no total, so the count of %d record(s) read until an "
+                    "empty page cannot be checked.",
+                    unique,
+                    records,
+                )
+        elif records != total:
+            raise AirflowException(
+                f"{self.task_id}: read {records} record(s) of reckon {unique} but PontoWeb announced "
+                f"{total}: someone else read (or reconsumed) its results at the same time. Nothing was "
+                "written; the next try reconsumes and reads everything again."
+            )
+        return records, total
+
+    def _remove_leftovers(self, final: ObjectStoragePath) -> None:
+        """Best effort: temporary objects left by tries that were killed."""
+        try:
+            for leftover in final.parent.glob(f".{final.name}.*.partial"):
+                _unlink_quietly(leftover)
+        except Exception as exc:
+            self.log.debug("Could not list leftovers next to %s: %s", final, exc)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reconsume
+# --------------------------------------------------------------------------------------------------
+
+
+class PontoWebReconsumeOperator(BaseOperator):
+    """Make every record of a reckon readable again (``GET /reckons/reconsume/{unique}``).
+
+    Each call counts toward PontoWeb's limit of **1000 reconsumes per unique**.
+    :class:`PontoWebReckonResultsOperator` already reconsumes before every
+    try: use this one only to read the results some other way.
+
+    Expired results or an unknown unique fail at once (``AirflowFailException``).
+
+    :param unique: the reckon's unique id (templated).
+    :param pontoweb_conn_id: the PontoWeb connection id (templated).
+
+    Returns the API's answer as a dict (``{"company", "unique"}``).
+    """
+
+    template_fields: Sequence[str] = ("unique", "pontoweb_conn_id")
+    ui_color = "#fef9c3"
+
+    def __init__(self, *, unique: str, pontoweb_conn_id: str = "pontoweb_default", **kwargs: Any) -> None:
+        super().__init__(**_with_retry_policy(kwargs))
+        self.unique = unique
+        self.pontoweb_conn_id = pontoweb_conn_id
+
+    def get_hook(self) -> PontoWebHook:
+        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+
+        return PontoWebHook(self.pontoweb_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        unique = "" if self.unique is None else str(self.unique).strip()
+        if not unique or unique == "None":
+            raise _fail(f"{self.task_id}: unique is empty. Pass the reckon's unique id.")
+        hook = self.get_hook()
+        try:
+            answer = hook.reconsume(unique)
+        except Exception as exc:
+            mapped = _map_read_error(self.task_id, unique, exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        finally:
+            hook.close()
+        self.log.info("Reconsumed reckon %s: its records are readable again.", unique)
+        return answer.to_wire()

@@ -894,8 +894,6 @@ class PontoWebReckonResultsOperator(BaseOperator):
                     total if total is not None else "?",
                     pct,
                 )
-                if total is not None and records >= total:
-                    break
         if total is None:
             if records:
                 self.log.warning(
@@ -904,7 +902,16 @@ class PontoWebReckonResultsOperator(BaseOperator):
                     unique,
                     records,
                 )
-        elif records != total:
+        elif records > total:
+            # read until an empty page, so nothing is lost; PontoWeb's `total` is documented loosely
+            # ("employees", "days with punches"), so more records than announced is only a warning
+            self.log.warning(
+                "Reckon %s: read %d record(s), more than the total of %d PontoWeb announced; all were kept.",
+                unique,
+                records,
+                total,
+            )
+        elif records < total:
             raise AirflowException(
                 f"{self.task_id}: read {records} record(s) of reckon {unique} but PontoWeb announced "
                 f"{total}: someone else read (or reconsumed) its results at the same time. Nothing was "

@@ -202,7 +202,7 @@ class TestHappyPath:
             limits = {c.request.params.get("limit") for c in rsps.calls if "reconsume" not in c.request.url}
         assert fake.events[0] == "reconsume"
         assert fake.reconsumes == 1
-        assert fake.reads == 4  # 3 + 3 + 3 + 1: stops at total, no extra empty read
+        assert fake.reads == 5  # 3 + 3 + 3 + 1, then the empty page that proves nothing is left
         assert limits == {"3"}
         assert result == {"path": str(target), "records": len(RECORDS), "csv_path": None}
         assert read_lines(str(target)) == RECORDS  # exactly as received, once, in order
@@ -218,6 +218,26 @@ class TestHappyPath:
         assert fake.reads == 5  # the last one came back empty
         assert read_lines(str(target)) == RECORDS
         assert "cannot be checked" in caplog.text + capsys.readouterr().out
+
+    def test_more_records_than_total_are_all_kept(self, hooks, tmp_path, caplog, capsys):
+        """`total` is documented loosely: never stop at it, read until the empty page."""
+        fake = FakeResults(RECORDS)
+        original = fake._read
+
+        def understated(request: Any) -> tuple[int, dict, str]:
+            status, headers, text = original(request)
+            body = json.loads(text)
+            body["total"] = 4
+            return status, headers, json.dumps(body)
+
+        fake._read = understated  # type: ignore[method-assign]
+        target = tmp_path / "results.jsonl"
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            result = make_op(output_path=str(target)).execute(ctx())
+        assert result["records"] == len(RECORDS)
+        assert read_lines(str(target)) == RECORDS
+        assert "more than the total" in caplog.text + capsys.readouterr().out
 
     def test_empty_results(self, hooks, tmp_path):
         fake = FakeResults([])
@@ -245,7 +265,7 @@ class TestHappyPath:
         with responses.RequestsMock() as rsps:
             fake.install(rsps)
             make_op(output_path=str(target)).execute(ctx())
-        assert seen == [0, 3, 6, 9]
+        assert seen == [0, 3, 6, 9, 10]
 
     def test_default_path(self, hooks, monkeypatch, tmp_path):
         monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))

@@ -35,7 +35,6 @@ make_env() {  # make_env NAME AIRFLOW_SPEC EXTRAS
 }
 
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__UNIT_TEST_MODE=True
 status=0
 for line in $AIRFLOW_LINES; do
   case $line in

@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
+import itertools
 import os
 from collections.abc import Iterator
 from datetime import datetime
@@ -134,7 +134,9 @@ def run_case(scenario: str, waiter: str, poll: float, max_poll: float, seconds: 
             sb.clear_requests()
 
             if waiter == "trigger":
-                trigger = PontoWebReckonTrigger(process=process, poll_interval=poll, max_poll_interval=max_poll)
+                trigger = PontoWebReckonTrigger(
+                    process=process, poll_interval=poll, max_poll_interval=max_poll
+                )
 
                 async def wait() -> dict[str, Any]:
                     events = [event async for event in trigger.run()]
@@ -168,7 +170,7 @@ def run_case(scenario: str, waiter: str, poll: float, max_poll: float, seconds: 
     finished = seconds
     # a reckon finishing at t in (p_i, p_i+1] is seen at p_i+1: the worst wait is the longest gap
     # between two polls among those up to (and including) the one that saw it
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     return {
         "calls": len(calls),
         "times": times,
@@ -204,7 +206,8 @@ def main() -> int:
     parser.add_argument("--fixed", type=float, default=5.0, help="interval of the fixed poller (5 s)")
     args = parser.parse_args()
     seconds = args.minutes * 60.0
-    logging.disable(logging.INFO)  # the trigger logs every poll: keep the figures readable
+    # the trigger logs every poll at INFO: keep the figures readable (set before Airflow is imported)
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
     defaults = _defaults()
     waiters = [
@@ -215,7 +218,8 @@ def main() -> int:
     results: dict[tuple[str, str], dict[str, Any]] = {}
     print(
         f"a reckon of {_reckon_total(EMPLOYEES)} employees finishing {seconds:.0f} s after it starts "
-        f"(fake clock; ideal fixed poller: {seconds:.0f}/{args.fixed:g} + 1 = {seconds / args.fixed + 1:.0f} calls)"
+        f"(fake clock; a fixed poller makes {seconds:.0f}/{args.fixed:g} + 1 = "
+        f"{seconds / args.fixed + 1:.0f} calls)"
     )
     for scenario in ("steady", "stalled"):
         print(f"{scenario}:")
@@ -228,8 +232,8 @@ def main() -> int:
                 else f"fixed {poll:g} s poller"
             )
             print(
-                f"  {label:<40} {r['calls']:>4} status calls, detected {r['delay']:.1f} s after the end "
-                f"(worst gap {r['worst']:.1f} s); polls at {_schedule(r['times'])} s"
+                f"  {label:<42} {r['calls']:>4} status calls, detected {r['delay']:.1f} s after the end "
+                f"(worst wait {r['worst']:.1f} s); polls at {_schedule(r['times'])} s"
             )
             if r["non_200"]:
                 print(f"    !! {r['non_200']} status calls did not answer 200")
@@ -237,9 +241,10 @@ def main() -> int:
         ours, fixed = results[(scenario, "operator")], results[(scenario, "fixed")]
         sensor = results[(scenario, "sensor")]
         print(
-            f"{scenario}: ours/fixed = {ours['calls']}/{fixed['calls']} = {ours['calls'] / fixed['calls']:.3f} "
-            f"(sensor defaults {sensor['calls'] / fixed['calls']:.3f}); detection delay {ours['delay']:.1f} s "
-            f"(sensor {sensor['delay']:.1f} s, fixed {fixed['delay']:.1f} s)"
+            f"{scenario}: ours/fixed = {ours['calls']}/{fixed['calls']} = "
+            f"{ours['calls'] / fixed['calls']:.3f} (sensor defaults {sensor['calls'] / fixed['calls']:.3f}); "
+            f"detection delay {ours['delay']:.1f} s (sensor {sensor['delay']:.1f} s, "
+            f"fixed {fixed['delay']:.1f} s)"
         )
     steady, stalled = results[("steady", "operator")], results[("stalled", "operator")]
     fixed_steady, fixed_stalled = results[("steady", "fixed")], results[("stalled", "fixed")]

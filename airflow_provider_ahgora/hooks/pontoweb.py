@@ -208,6 +208,7 @@ class PontoWebHook(AhgoraRestHook):
             records += len(page.data)
             self.log.info("PontoWeb results of %s: page %d, %d record(s) so far", unique, pages, records)
             yield page
+            del page, answer  # hold at most one page while the next is read (bounded memory)
 
     def reconsume(self, unique: str) -> ReconsumeResponse:
         """Make every record of ``unique`` readable again (``GET /reckons/reconsume/{unique}``).

@@ -894,6 +894,7 @@ class PontoWebReckonResultsOperator(BaseOperator):
                     total if total is not None else "?",
                     pct,
                 )
+                del page  # do not keep this page alive while the next one is fetched
         if total is None:
             if records:
                 self.log.warning(

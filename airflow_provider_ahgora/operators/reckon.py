@@ -35,6 +35,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraValidationError,
 )
 from airflow_provider_ahgora.operators._state import RetryState, retry_state
+from airflow_provider_ahgora.triggers.reckon import describe_progress, progress_of
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
@@ -155,24 +156,6 @@ def _with_retry_policy(kwargs: dict[str, Any]) -> dict[str, Any]:
     if policy is not None:
         kwargs["retry_policy"] = policy
     return kwargs
-
-
-def _progress(status: ReckonStatus | None) -> dict[str, int | None]:
-    progress = status.progress if status is not None else None
-    return {
-        "done": progress.done if progress is not None else None,
-        "total": progress.total if progress is not None else None,
-    }
-
-
-def progress_text(status: ReckonStatus | None) -> str:
-    """``"done/total (pct%)"``, e.g. ``"30/120 (25%)"``; ``?`` for an unknown value."""
-    if status is None:
-        return "?/? (0%)"
-    progress = _progress(status)
-    done = "?" if progress["done"] is None else progress["done"]
-    total = "?" if progress["total"] is None else progress["total"]
-    return f"{done}/{total} ({status.percent:.0f}%)"
 
 
 def _fingerprint(body: Mapping[str, Any]) -> str:
@@ -360,7 +343,7 @@ class PontoWebReckonOperator(BaseOperator):
             context["ti"].xcom_push(key="process", value=process)
 
             if status is not None and status.is_done:
-                self.log.info("PontoWeb reckon %s is already done: %s.", process, progress_text(status))
+                self.log.info("PontoWeb reckon %s is already done: %s.", process, describe_progress(status))
                 return self._finish(state, process, status)
             if not self.wait_for_completion:
                 return self._finish(state, process, status or self._status_or_none(hook, process))
@@ -399,7 +382,7 @@ class PontoWebReckonOperator(BaseOperator):
             self.log.warning(
                 "Reckon %s, started by an earlier try, ended in error in PontoWeb at %s: starting a new one.",
                 process,
-                progress_text(status),
+                describe_progress(status),
             )
             return None, None
         self.log.info(
@@ -407,7 +390,7 @@ class PontoWebReckonOperator(BaseOperator):
             "reckon is started.",
             process,
             status.status,
-            progress_text(status),
+            describe_progress(status),
             state.where,
         )
         return process, status
@@ -487,16 +470,16 @@ class PontoWebReckonOperator(BaseOperator):
                 self.log.warning("PontoWeb reckon %s: status call failed (%s); polling again.", process, exc)
             else:
                 last = status
-                self.log.info("PontoWeb reckon %s: %s, %s", process, status.status, progress_text(status))
+                self.log.info("PontoWeb reckon %s: %s, %s", process, status.status, describe_progress(status))
                 if status.is_done:
                     return status
                 if status.is_error:
                     raise self._error(process, status)
-                seen = (status.status, *_progress(status).values())
+                seen = (status.status, *progress_of(status).values())
             if deadline is not None and _clock() >= deadline:
                 raise AirflowException(
                     f"{self.task_id}: PontoWeb reckon {process} did not finish within {self.timeout:g} s "
-                    f"(last progress {progress_text(last)}). The reckon keeps running in PontoWeb; the "
+                    f"(last progress {describe_progress(last)}). The reckon keeps running in PontoWeb; the "
                     "next try of this task reconnects to it instead of starting another."
                 )
             if seen is not None and seen != last_seen:
@@ -509,8 +492,8 @@ class PontoWebReckonOperator(BaseOperator):
 
     def _error(self, process: str, status: ReckonStatus | None) -> AirflowFailException:
         return _fail(
-            f"{self.task_id}: PontoWeb reckon {process} ended in error at {progress_text(status)}. The task "
-            "fails without retrying; clear it once the cause is fixed and it starts a new reckon."
+            f"{self.task_id}: PontoWeb reckon {process} ended in error at {describe_progress(status)}. "
+            "The task fails without retrying; clear it once the cause is fixed and it starts a new reckon."
         )
 
     def _defer(self, process: str) -> None:
@@ -574,7 +557,7 @@ class PontoWebReckonOperator(BaseOperator):
             "unique": status.unique if status is not None else None,
             "company": status.company if status is not None else None,
             "status": status.status if status is not None else None,
-            "progress": _progress(status),
+            "progress": progress_of(status),
         }
 
 

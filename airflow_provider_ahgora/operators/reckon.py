@@ -35,7 +35,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraValidationError,
 )
 from airflow_provider_ahgora.operators._state import RetryState, retry_state
-from airflow_provider_ahgora.triggers.reckon import describe_progress, progress_of
+from airflow_provider_ahgora.triggers.reckon import BACKOFF_FACTOR, describe_progress, progress_of
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
@@ -77,9 +77,6 @@ CSV_COLUMNS: tuple[str, ...] = (
 MAX_PAGE_SIZE = 1000
 #: Airflow's own deferral timeout is set this many seconds after ``timeout``, as a backstop.
 DEFERRAL_TIMEOUT_MARGIN = 180.0
-#: The growth of the polling interval after a poll that shows no progress (as the trigger does).
-BACKOFF_FACTOR = 1.5
-
 _BOOL_FIELDS = ("rescission", "allow_empty", "include_empty_code")
 _LIST_FIELDS = ("registers", "locations", "features")
 _BODY_FIELDS = (

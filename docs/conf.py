@@ -19,6 +19,8 @@ import airflow_provider_ahgora.models.pontoweb  # noqa: E402, F401
 import airflow_provider_ahgora.models.voors  # noqa: E402, F401
 import airflow_provider_ahgora.operators.reckon  # noqa: E402, F401
 import airflow_provider_ahgora.sensors.reckon  # noqa: E402, F401
+import airflow_provider_ahgora.sensors.process  # noqa: E402, F401
+import airflow_provider_ahgora.triggers.process  # noqa: E402, F401
 import airflow_provider_ahgora.transforms.errors  # noqa: E402, F401
 import airflow_provider_ahgora.transforms.hours  # noqa: E402, F401
 import airflow_provider_ahgora.transforms.payroll  # noqa: E402, F401

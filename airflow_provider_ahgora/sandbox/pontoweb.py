@@ -14,7 +14,7 @@ import math
 import random
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,8 @@ FEATURES = ("daily.punches", "daily.totals", "monthly")
 MAX_PAGE = 1000
 MAX_PUSH_RECORDS = 1000
 MAX_PUSH_BYTES = 1024 * 1024
+#: The monitor message of a record that a rejection rule (``reject``) refuses.
+DEFAULT_REJECTION = "Record rejected by PontoWeb"
 
 #: Push route -> the message of its answer (the documents give the first two).
 PUSH_RESOURCES: dict[str, str] = {
@@ -265,6 +267,37 @@ class PontoWebEmulator:
             self._window: tuple[str, float] | None = None
             #: Valid pushed records by resource, keyed by their identifier (last write wins).
             self.stored: dict[str, dict[str, Any]] = {name: {} for name in PUSH_RESOURCES}
+            #: Rejection rules: resource -> identifier -> the monitor's message for that record.
+            self.rejections: dict[str, dict[str, str]] = {}
+
+    # -- rejection rules ------------------------------------------------------------------------
+
+    def reject(
+        self, resource: str, identifiers: Iterable[str], message: str = DEFAULT_REJECTION
+    ) -> dict[str, dict[str, str]]:
+        """Business rejections: records of ``resource`` whose identifier is in ``identifiers`` fail
+        in the process monitor with ``message`` and are not stored (records pushed from now on).
+
+        The identifier is the monitor's (``_check_records``'s key: ``matricula``, ``codigo``, ...).
+        Returns every rule."""
+        if resource not in PUSH_RESOURCES:
+            raise ValueError(f"unknown push resource {resource!r}: use one of {', '.join(PUSH_RESOURCES)}")
+        names = [identifiers] if isinstance(identifiers, str) else list(identifiers)
+        if not isinstance(message, str) or not message:
+            raise ValueError("message must be a non-empty string")
+        with self._lock:
+            rules = self.rejections.setdefault(resource, {})
+            for name in names:
+                rules[str(name)] = message
+            return self.describe_rejections()
+
+    def clear_rejections(self) -> None:
+        with self._lock:
+            self.rejections = {}
+
+    def describe_rejections(self) -> dict[str, dict[str, str]]:
+        with self._lock:
+            return {resource: dict(rules) for resource, rules in self.rejections.items() if rules}
 
     # -- ids ------------------------------------------------------------------------------------
 
@@ -486,6 +519,9 @@ class PontoWebEmulator:
             )
         error_indexes, errors, keys = _check_records(resource, body)
         with self._lock:
+            rules = self.rejections.get(resource)
+            if rules:
+                error_indexes, errors = _apply_rejections(rules, keys, error_indexes, errors)
             now = self.clock()
             if self._window is None or now >= self._window[1] + self.unique_window:
                 self._window = (self._new_unique(), now)
@@ -584,6 +620,7 @@ class PontoWebEmulator:
             daily = {f"{day} {feature}": n for (day, feature), n in sorted(self._daily.items())}
             stored = {name: len(records) for name, records in self.stored.items()}
             window = self._window
+            rejections = self.describe_rejections()
         return {
             "company": self.company,
             "reckons": reckons,
@@ -591,6 +628,7 @@ class PontoWebEmulator:
             "daily_full_base": daily,
             "stored": stored,
             "current_unique": window[0] if window else None,
+            "rejections": rejections,
         }
 
 
@@ -661,6 +699,18 @@ def _validate_start(body: Any, version: str) -> dict[str, Any]:
             if feature in features[:i]:
                 raise bad(f'"features[{i}]" contains a duplicate value')
     return out
+
+
+def _apply_rejections(
+    rules: Mapping[str, str], keys: list[str], indexes: list[int], errors: list[dict[str, str]]
+) -> tuple[list[int], list[dict[str, str]]]:
+    """Validation errors plus the records that ``rules`` reject (one error per record), by index."""
+    by_index = dict(zip(indexes, errors, strict=True))
+    for i, key in enumerate(keys):
+        if i not in by_index and key in rules:
+            by_index[i] = {"identifier": key, "message": rules[key]}
+    ordered = sorted(by_index)
+    return ordered, [by_index[i] for i in ordered]
 
 
 def _check_records(resource: str, records: list[Any]) -> tuple[list[int], list[dict[str, str]], list[str]]:

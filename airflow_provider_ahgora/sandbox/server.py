@@ -32,7 +32,13 @@ from urllib.parse import parse_qsl, unquote
 
 from airflow_provider_ahgora.sandbox._common import MAX_READ_BODY, ApiError, SandboxClock, dumps, iso_ms
 from airflow_provider_ahgora.sandbox.faults import Fault, FaultSet, parse_route
-from airflow_provider_ahgora.sandbox.pontoweb import PUSH_RESOURCES, PontoWebEmulator, push_error, pw_error
+from airflow_provider_ahgora.sandbox.pontoweb import (
+    DEFAULT_REJECTION,
+    PUSH_RESOURCES,
+    PontoWebEmulator,
+    push_error,
+    pw_error,
+)
 from airflow_provider_ahgora.sandbox.voors import VoorsEmulator, voors_error
 
 __all__ = ["DEFAULT_LOGIN", "DEFAULT_PASSWORD", "DEFAULT_TOKEN", "VOORS_PREFIX", "Sandbox", "run_sandbox"]
@@ -543,8 +549,29 @@ class Sandbox:
         """Make a reckon end in ``error`` now; returns its state."""
         return self.pontoweb.fail(process_or_unique, message)
 
+    def reject_records(
+        self, resource: str, *identifiers: str, message: str = DEFAULT_REJECTION
+    ) -> dict[str, dict[str, str]]:
+        """Business rejections: records of the push ``resource`` whose identifier (``matricula``,
+        ``codigo``, ... as the monitor names them) is one of ``identifiers`` fail in the process
+        monitor with ``message`` and are not stored. Applies to pushes from now on; returns every
+        rule. ::
+
+            sandbox.reject_records("people", "000123", message="PIS inválido")
+        """
+        return self.pontoweb.reject(resource, identifiers, message)
+
+    def clear_rejections(self) -> None:
+        """Forget every rejection rule."""
+        self.pontoweb.clear_rejections()
+
+    def rejections(self) -> dict[str, dict[str, str]]:
+        """The rejection rules: resource -> identifier -> message."""
+        return self.pontoweb.describe_rejections()
+
     def reset(self) -> None:
-        """Forget every process, push, Voors record, fault and recorded request; clock offset to 0."""
+        """Forget every process, push, rejection rule, Voors record, fault and recorded request;
+        clock offset to 0."""
         self.pontoweb.reset()
         self.voors.reset()
         self.faults.clear()
@@ -848,6 +875,7 @@ class Sandbox:
                         "POST /_sandbox/reckons/{process|unique}/finish",
                         'POST /_sandbox/reckons/{process|unique}/fail {"message"}',
                         "GET /_sandbox/pushes",
+                        'GET|POST|DELETE /_sandbox/rejections {"resource", "identifiers": [...], "message"}',
                         "GET /_sandbox/voors/{resource}",
                         "GET|POST|DELETE /_sandbox/faults[/{id}]",
                         'GET|PUT /_sandbox/forbidden {"users": [...]}',
@@ -877,6 +905,22 @@ class Sandbox:
                 return _json_answer(200, self._known(lambda k: self.fail_reckon(k, message), key))
         if head == "pushes" and method == "GET":
             return _json_answer(200, self.pushes())
+        if head == "rejections" and len(parts) == 1:
+            if method == "POST":
+                if not isinstance(body, dict):
+                    raise ValueError('rejections takes {"resource", "identifiers": [...], "message"}')
+                identifiers = body.get("identifiers", [])
+                if not isinstance(identifiers, list) or not all(isinstance(i, str) for i in identifiers):
+                    raise ValueError('"identifiers" must be a list of strings')
+                message = body.get("message") or DEFAULT_REJECTION
+                return _json_answer(
+                    200, self.reject_records(str(body.get("resource")), *identifiers, message=message)
+                )
+            if method == "DELETE":
+                self.clear_rejections()
+                return _json_answer(200, {"cleared": True})
+            if method == "GET":
+                return _json_answer(200, self.rejections())
         if head == "voors" and len(parts) == 2 and method == "GET":
             if parts[1] not in self.voors.store:
                 return _json_answer(404, {"error": f"unknown Voors resource {parts[1]!r}"})

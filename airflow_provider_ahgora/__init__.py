@@ -92,19 +92,32 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": integration_pw,
-                "python-modules": ["airflow_provider_ahgora.operators.reckon"],
+                "python-modules": [
+                    "airflow_provider_ahgora.operators.reckon",
+                    "airflow_provider_ahgora.operators.push",
+                ],
+            },
+            {
+                "integration-name": integration_voors,
+                "python-modules": ["airflow_provider_ahgora.operators.push"],
             },
         ],
         "sensors": [
             {
                 "integration-name": integration_pw,
-                "python-modules": ["airflow_provider_ahgora.sensors.reckon"],
+                "python-modules": [
+                    "airflow_provider_ahgora.sensors.reckon",
+                    "airflow_provider_ahgora.sensors.process",
+                ],
             },
         ],
         "triggers": [
             {
                 "integration-name": integration_pw,
-                "python-modules": ["airflow_provider_ahgora.triggers.reckon"],
+                "python-modules": [
+                    "airflow_provider_ahgora.triggers.reckon",
+                    "airflow_provider_ahgora.triggers.process",
+                ],
             },
         ],
         "connection-types": [

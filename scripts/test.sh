@@ -7,32 +7,9 @@
 #   AIRFLOW_LINES="3" bash scripts/test.sh    # one line only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-VENVS=${VENVS:-$ROOT/.venvs}
 AIRFLOW_LINES=${AIRFLOW_LINES:-"3 2.11"}
-AIRFLOW_3_SPEC=${AIRFLOW_3_SPEC:-"apache-airflow>=3.3,<4"}
-AIRFLOW_2_SPEC=${AIRFLOW_2_SPEC:-"apache-airflow==2.11.*"}
-PYTHON=${PYTHON:-python3}
-
-mkdir -p "$VENVS"
-# uv installs Airflow in seconds; bootstrap it into its own environment if the machine lacks it
-if command -v uv >/dev/null 2>&1; then
-  UV=$(command -v uv)
-else
-  if [ ! -x "$VENVS/tools/bin/uv" ]; then
-    "$PYTHON" -m venv "$VENVS/tools"
-    "$VENVS/tools/bin/pip" install -q uv
-  fi
-  UV=$VENVS/tools/bin/uv
-fi
-
-make_env() {  # make_env NAME AIRFLOW_SPEC EXTRAS
-  local env=$VENVS/$1
-  if [ ! -x "$env/bin/python" ]; then
-    "$UV" venv -q -p "$PYTHON" "$env"
-  fi
-  VIRTUAL_ENV=$env "$UV" pip install -q "$2" -e ".[$3]"
-}
+# ROOT, VENVS, the Airflow specs, uv and make_env (shared with scripts/demo.sh)
+source scripts/_env.sh
 
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 status=0
@@ -53,8 +30,8 @@ done
 
 if [ -x "$VENVS/airflow3/bin/ruff" ]; then
   echo "== ruff"
-  "$VENVS/airflow3/bin/ruff" check airflow_provider_ahgora tests || status=1
-  "$VENVS/airflow3/bin/ruff" format --check airflow_provider_ahgora tests || status=1
+  "$VENVS/airflow3/bin/ruff" check airflow_provider_ahgora tests example_dags scripts bench || status=1
+  "$VENVS/airflow3/bin/ruff" format --check airflow_provider_ahgora tests example_dags scripts bench || status=1
   echo "== mypy"
   "$VENVS/airflow3/bin/mypy" || status=1
   echo "== docs (warnings are errors)"

@@ -6,6 +6,9 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_ahgora._limits import MAX_PUSH_BYTES as MAX_PUSH_BYTES  # re-exported
+from airflow_provider_ahgora._limits import MAX_PUSH_RECORDS as MAX_PUSH_RECORDS  # re-exported
+from airflow_provider_ahgora._limits import PUSH_RESOURCES
 from airflow_provider_ahgora.exceptions import (
     AhgoraAuthError,
     AhgoraConfigError,
@@ -21,6 +24,7 @@ from airflow_provider_ahgora.hooks._base import DEFAULT_TIMEOUT as DEFAULT_TIMEO
 from airflow_provider_ahgora.hooks._base import (
     USER_AGENT,
     AhgoraRestHook,
+    RetryMode,
     WireSettings,
     build_base_url,
     field_behaviour,
@@ -48,9 +52,7 @@ DEFAULT_HOST = "https://api.ahgora.com.br"
 ACCEPT_VERSIONS = ("v1", "v2")
 #: A process id that cannot exist: its status answers 400 "Process not found" to valid credentials.
 PROBE_PROCESS = "00000000-0000-0000-0000-000000000000"
-#: The documented limits of one push request.
-MAX_PUSH_RECORDS = 1000
-MAX_PUSH_BYTES = 1024 * 1024
+
 MAX_PAGE_SIZE = 1000
 
 
@@ -222,7 +224,7 @@ class PontoWebHook(AhgoraRestHook):
 
     # -- pushes and the process monitor ---------------------------------------------------------
 
-    def push(self, resource: str, records: Sequence[Any]) -> PushTicket:
+    def push(self, resource: str, records: Sequence[Any], *, retry: RetryMode = "all") -> PushTicket:
         """Send one batch of records in one request (``POST /<resource>``); returns the ticket.
 
         ``resource`` is a documented push (costcenter, subsidiaries, people, absences, users,
@@ -230,11 +232,16 @@ class PontoWebHook(AhgoraRestHook):
         resources are validated first; any invalid record refuses the whole request before sending
         (the batch operator sets invalid records aside instead). At most 1000 records and 1 MiB of
         JSON body, measured on the bytes sent.
+
+        ``retry``: ``"all"`` (default) repeats a request after any transient error, which may send a
+        batch twice if PontoWeb accepted it but the answer was lost: harmless for upserts (cost
+        centers, subsidiaries, people, users), not for absences with ``operation`` INS; ``"safe"``
+        repeats only when PontoWeb surely did not act (connection refused, 429).
         """
         from airflow_provider_ahgora.models._base import validate_many
-        from airflow_provider_ahgora.models.pontoweb import PUSH_ID_KEYS, PUSH_MODELS, PushTicket
+        from airflow_provider_ahgora.models.pontoweb import PUSH_ID_KEYS, PUSH_MODELS
 
-        path = resolve_push_path(resource)
+        resolve_push_path(resource)  # an unknown resource fails before anything else
         if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Sequence):
             raise AhgoraConfigError(
                 f"push({resource!r}) needs a list of records (PontoWeb requires an array), "
@@ -257,13 +264,24 @@ class PontoWebHook(AhgoraRestHook):
             wire = [m.to_wire() for _, m in valid]
         else:
             wire = [r.to_wire() if hasattr(r, "to_wire") else r for r in records]
-        body = serialize_records(wire)
+        return self.push_serialized(resource, serialize_records(wire), retry=retry)
+
+    def push_serialized(self, resource: str, body: bytes, *, retry: RetryMode = "all") -> PushTicket:
+        """Send an already serialized batch: ``body`` is the JSON array exactly as it goes on the wire.
+
+        Nothing is validated here but the size (at most 1 MiB); the caller owns the records' checks
+        (:class:`~airflow_provider_ahgora.operators.push.PontoWebPushBatchOperator` validates each
+        record once and measures each record's bytes while batching).
+        """
+        from airflow_provider_ahgora.models.pontoweb import PushTicket
+
+        path = resolve_push_path(resource)
         if len(body) > MAX_PUSH_BYTES:
             raise AhgoraConfigError(
                 f"push({resource!r}): the body is {len(body)} bytes; PontoWeb takes at most "
                 f"{MAX_PUSH_BYTES} bytes (1 MiB) per request: send fewer records per batch."
             )
-        answer = self._request("POST", path, data=body)
+        answer = self._request("POST", path, data=body, retry=retry)
         return PushTicket.model_validate(_require_object(answer, f"push to {path}"))
 
     def get_process(self, unique: str | None = None, subunique: str | None = None) -> ProcessStatus:
@@ -316,7 +334,7 @@ class PontoWebHook(AhgoraRestHook):
         return True, f"Connection to PontoWeb at {self.settings.base_url} works."
 
 
-_PUSH_RESOURCES = ("costcenter", "subsidiaries", "people", "absences", "users", "paymentDate", "anticipate")
+_PUSH_RESOURCES = PUSH_RESOURCES
 
 
 def resolve_push_path(resource: str) -> str:

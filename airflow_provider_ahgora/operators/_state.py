@@ -1,4 +1,5 @@
-"""State that survives a task's retries: which reckon an earlier try started.
+"""State that survives a task's retries: which reckon an earlier try started, which push batches
+an earlier try got accepted, which Voors records it created.
 
 Two stores, one interface (:class:`RetryState`):
 
@@ -92,7 +93,7 @@ class TaskStateStoreState(RetryState):
             self.store.set(self.key, dict(value))
         except Exception as exc:
             log.warning(
-                "Could not write %s (%s): a retry of this task will not know which reckon was started.",
+                "Could not write %s (%s): a retry of this task will not know what an earlier try did.",
                 self.where,
                 exc,
             )
@@ -140,12 +141,12 @@ class VariableState(RetryState):
             self._variable().set(
                 self.key,
                 json.dumps(dict(value), sort_keys=True),
-                description="airflow-provider-ahgora: the reckon a retry of this task reconnects to "
+                description="airflow-provider-ahgora: state a retry of this task reuses "
                 "(deleted when the task succeeds).",
             )
         except Exception as exc:
             log.warning(
-                "Could not write %s (%s): a retry of this task will not know which reckon was started.",
+                "Could not write %s (%s): a retry of this task will not know what an earlier try did.",
                 self.where,
                 exc,
             )

@@ -58,3 +58,39 @@ def test_constructing_hooks_makes_no_call_and_no_lookup():
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "PontoWebHook conn_id='pontoweb_default'" in proc.stdout
+
+
+def test_dag_parsing_imports_of_the_operators_load_no_http_stack():
+    """The scheduler parses DAG files constantly: importing the operators and sensors and
+    constructing them must not import ``requests`` (the hooks' HTTP stack) or look anything up."""
+    proc = _run(
+        """
+        import sys
+        from airflow.providers.common.compat.sdk import BaseHook
+        def no_lookup(*a, **k):
+            raise AssertionError("connection looked up")
+        BaseHook.get_connection = classmethod(no_lookup)
+        airflow_brings_requests = "requests" in sys.modules
+
+        from airflow_provider_ahgora.operators.push import (
+            PontoWebPushBatchOperator, VoorsDeleteOperator, VoorsPushOperator,
+        )
+        from airflow_provider_ahgora.operators.reckon import PontoWebReckonOperator
+        from airflow_provider_ahgora.sensors.process import PontoWebProcessSensor
+        from airflow_provider_ahgora.sensors.reckon import PontoWebReckonSensor
+        PontoWebPushBatchOperator(task_id="a", resource="costcenter", records="/x/cc.jsonl")
+        VoorsPushOperator(task_id="b", resource="users", records="/x/users.jsonl")
+        VoorsDeleteOperator(task_id="c", resource="timeCards", remote_ids=["1"])
+        PontoWebReckonOperator(task_id="d", month="01", year="2026")
+        PontoWebProcessSensor(task_id="e", subunique="{{ ti.xcom_pull('a') }}")
+        PontoWebReckonSensor(task_id="f", process="p")
+        # Airflow 2.11 imports requests itself; on every line our hooks (the HTTP stack) stay unloaded
+        loaded = sorted(m for m in sys.modules if m.startswith("airflow_provider_ahgora.hooks."))
+        assert not loaded, loaded
+        if not airflow_brings_requests:
+            assert "requests" not in sys.modules
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "ok" in proc.stdout

@@ -1,0 +1,314 @@
+"""Monthly closing: last month's time and attendance, from PontoWeb to payroll and to Voors.
+
+Runs on the 1st of each month at 06:00 UTC for the month that just ended:
+
+1. ``plan``: the month to close and this run's folder (``<storage base>/monthly_closing/<ds>/``).
+2. ``reckon``: a full-base PontoWeb reckon of that month (deferrable, in the ``ahgora_pontoweb``
+   pool: PontoWeb runs at most 4 processes at once); a retry reconnects to the reckon an earlier try
+   started instead of paying for a second one.
+3. ``results``: every result record, exactly once, to ``results.jsonl`` (and ``results.csv``).
+4. ``payroll`` and ``timecards``: the records, streamed from storage, become ``payroll.csv`` (what the
+   payroll system imports) and ``timecards.jsonl`` (Voors time cards). A record that cannot be
+   transformed is named in a failure report next to them, never dropped silently.
+5. ``push_timecards``: the time cards, upserted in Voors (pushing them again edits them).
+6. ``summary``: runs whatever happened upstream, writes ``summary.json``, logs a table of counts
+   and failures, and fails the run if anything failed, after reporting it.
+
+Settings (DAG params; the Variables give deployment-wide defaults):
+
+* ``storage_base``: where files go. Default: the Variable ``ahgora_storage_base``, else
+  ``$AIRFLOW_HOME/data/ahgora``. Use an object store (``s3://payroll/ahgora``) when tasks run on
+  different machines (Celery, Kubernetes).
+* ``employees``: a file mapping registrations to CPFs (Voors knows users by CPF, PontoWeb records
+  carry registrations): CSV with ``registration`` and ``cpf`` columns, or a JSON object
+  ``{"000123": "12345678909"}``. Default: the Variable ``ahgora_employees``, else
+  ``<storage base>/master_data/employees.csv``.
+* ``month``: ``YYYY-MM`` to close another month than the run's (e.g. to close it again).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.providers.common.compat.sdk import DAG, AirflowFailException, Param, TriggerRule, Variable, task
+from dateutil.relativedelta import relativedelta
+
+from airflow_provider_ahgora.operators.push import VoorsPushOperator
+from airflow_provider_ahgora.operators.reckon import PontoWebReckonOperator, PontoWebReckonResultsOperator
+
+try:  # Airflow 3
+    from airflow.sdk import CronTriggerTimetable
+except ImportError:  # Airflow 2.11
+    from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[no-redef,assignment]
+
+# [START howto_storage_base]
+#: The Airflow Variable with the storage base shared by the Ahgora example DAGs.
+STORAGE_VARIABLE = "ahgora_storage_base"
+
+
+def run_folder(context: Any) -> str:
+    """``<storage base>/<dag_id>/<ds or run id>``: where this run's files go.
+
+    The base is the run's ``storage_base`` param, else the Variable, else a local directory. It is
+    resolved when a task runs, never when the file is parsed (no Variable lookup at parse time).
+    """
+    base = context["params"].get("storage_base") or Variable.get(STORAGE_VARIABLE, "")
+    if not base:
+        home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+        base = os.path.join(home, "data", "ahgora")
+    run = context.get("ds") or re.sub(r"[^A-Za-z0-9._-]+", "_", context["run_id"])
+    return f"{str(base).rstrip('/')}/{context['dag'].dag_id}/{run}"
+
+
+# [END howto_storage_base]
+
+#: The folder of this run, as a template (rendered from the ``plan`` task's XCom).
+FOLDER = "{{ ti.xcom_pull(task_ids='plan', key='folder') }}"
+
+
+def _commit(partial: Any, target: Any) -> None:
+    """Move a fully written temporary file onto its final name: readers never see half a file."""
+    partial.rename(target)
+
+
+with DAG(
+    dag_id="monthly_closing",
+    description="Reckon last month in PontoWeb, write payroll rows, push Voors time cards",
+    # the 1st of each month at 06:00 UTC; the data interval is the month before the run, so
+    # data_interval_start is in the month to close (for manual runs and `dags test` too)
+    schedule=CronTriggerTimetable("0 6 1 * *", timezone="UTC", interval=relativedelta(months=1)),
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+    },
+    params={
+        "storage_base": Param("", type="string", description="Path or URI; empty: Variable, else local"),
+        "employees": Param("", type="string", description="registration -> CPF file (.csv or .json)"),
+        "month": Param("", type="string", pattern=r"^([0-9]{4}-(0[1-9]|1[0-2]))?$", description="YYYY-MM"),
+    },
+    tags=["ahgora", "pontoweb", "voors", "example"],
+) as dag:
+
+    @task(multiple_outputs=True, retries=0)
+    def plan(**context: Any) -> dict[str, str]:
+        """The month to close and where this run's files go: small values, never data."""
+        params = context["params"]
+        if params["month"]:
+            year, month = params["month"].split("-")
+        else:
+            start = context["data_interval_start"]
+            year, month = str(start.year), f"{start.month:02d}"
+        folder = run_folder(context)
+        base = folder.rsplit("/", 2)[0]
+        employees = params["employees"] or Variable.get("ahgora_employees", "")
+        return {
+            "month": month,
+            "year": year,
+            "competence": f"{month}/{year}",
+            "folder": folder,
+            "results": f"{folder}/results.jsonl",
+            "employees": employees or f"{base}/master_data/employees.csv",
+        }
+
+    closing: Any = plan()  # an XComArg: closing["month"] is the plan's "month" at run time
+
+    # [START howto_reckon_deferrable]
+    reckon = PontoWebReckonOperator(
+        task_id="reckon",
+        month=closing["month"],
+        year=closing["year"],
+        features=["daily.punches", "daily.totals", "monthly"],
+        deferrable=True,  # the wait runs in the triggerer: no worker slot held for hours
+        poll_interval=30,  # grows x1.5 while nothing moves, up to max_poll_interval
+        max_poll_interval=300,
+        timeout=6 * 60 * 60,  # per try; the reckon keeps running and the next try reconnects
+        pool="ahgora_pontoweb",  # 4 slots: PontoWeb runs at most 4 processes at once
+    )
+    # [END howto_reckon_deferrable]
+
+    # [START howto_reckon_results]
+    results = PontoWebReckonResultsOperator(
+        task_id="results",
+        unique="{{ ti.xcom_pull(task_ids='reckon')['unique'] }}",
+        output_path=closing["results"],  # results.jsonl; csv=True adds results.csv next to it
+        csv=True,
+    )
+    # [END howto_reckon_results]
+    reckon >> results
+
+    # [START howto_transforms]
+    @task
+    def payroll(results: dict[str, Any], folder: str) -> dict[str, Any]:
+        """results.jsonl -> payroll.csv (monthly records: one row per accounting event)."""
+        import csv
+        import json
+        import uuid
+
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        from airflow_provider_ahgora.transforms import PAYROLL_COLUMNS, TransformError, payroll_rows
+
+        target = ObjectStoragePath(f"{folder}/payroll.csv")
+        report = ObjectStoragePath(f"{folder}/payroll.failures.jsonl")
+        partial = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.partial"
+        errors: list[TransformError] = []
+        rows = 0
+        with (
+            ObjectStoragePath(results["path"]).open("r", encoding="utf-8") as source,
+            partial.open("w", encoding="utf-8", newline="") as out,
+        ):
+            writer = csv.DictWriter(out, fieldnames=PAYROLL_COLUMNS)
+            writer.writeheader()
+            lines = iter(source.readline, "")  # streamed: one record in memory at a time
+            for row in payroll_rows(lines, on_error="skip", errors=errors):
+                writer.writerow(row)
+                rows += 1
+        with report.open("w", encoding="utf-8") as out:  # always written: empty when nothing failed
+            for error in errors:
+                out.write(json.dumps({"employee": error.employee, "reason": str(error)}) + "\n")
+        _commit(partial, target)
+        return {"path": str(target), "rows": rows, "failed": len(errors), "report_path": str(report)}
+
+    @task
+    def timecards(results: dict[str, Any], folder: str, competence: str, employees: str) -> dict[str, Any]:
+        """results.jsonl -> timecards.jsonl (daily records: one Voors time card per employee)."""
+        import csv
+        import json
+        import uuid
+
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        from airflow_provider_ahgora.transforms import TransformError, time_cards
+
+        mapping = ObjectStoragePath(employees)
+        with mapping.open("r", encoding="utf-8", newline="") as handle:
+            if mapping.name.endswith(".json"):
+                cpf_of = {str(k): str(v) for k, v in json.loads(handle.read()).items()}
+            else:
+                reader = csv.DictReader(iter(handle.readline, ""))
+                cpf_of = {row["registration"]: row["cpf"] for row in reader}
+
+        target = ObjectStoragePath(f"{folder}/timecards.jsonl")
+        report = ObjectStoragePath(f"{folder}/timecards.failures.jsonl")
+        partial = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.partial"
+        errors: list[TransformError] = []
+        cards = 0
+        with (
+            ObjectStoragePath(results["path"]).open("r", encoding="utf-8") as source,
+            partial.open("w", encoding="utf-8") as out,
+        ):
+            lines = iter(source.readline, "")
+            for card in time_cards(
+                lines,
+                user_lookup=cpf_of,
+                competence=competence,
+                interval="month",
+                on_error="skip",
+                errors=errors,
+            ):
+                out.write(json.dumps(card, ensure_ascii=False) + "\n")
+                cards += 1
+        with report.open("w", encoding="utf-8") as out:
+            for error in errors:
+                out.write(json.dumps({"employee": error.employee, "reason": str(error)}) + "\n")
+        _commit(partial, target)
+        return {"path": str(target), "cards": cards, "failed": len(errors), "report_path": str(report)}
+
+    fetched: Any = results.output  # {"path", "records", "csv_path"} at run time
+    payroll_file = payroll(fetched, closing["folder"])
+    cards_file = timecards(fetched, closing["folder"], closing["competence"], closing["employees"])
+    # [END howto_transforms]
+
+    # [START howto_push_voors]
+    push_timecards = VoorsPushOperator(
+        task_id="push_timecards",
+        resource="timeCards",
+        records=cards_file,  # {"path": ".../timecards.jsonl", ...}: streamed from storage
+        max_workers=8,
+        # a few rejected cards are reported by the summary (the run still ends red); more than 10%
+        # means something systemic (wrong connection, users missing in Voors): fail here at once
+        max_failures=0.1,
+        report_path=f"{FOLDER}/push_timecards.failures.jsonl",
+    )
+    # [END howto_push_voors]
+
+    # [START howto_summary]
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def summary(**context: Any) -> dict[str, Any]:
+        """Counts and failures of every step, from their XComs (push tasks push theirs even when
+        they fail). Runs whatever happened upstream; fails the run if anything failed, after
+        reporting it in the log and in ``summary.json``."""
+        import json
+
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        def pulled(task_id: str, key: str = "return_value") -> Any:
+            return context["ti"].xcom_pull(task_ids=task_id, key=key)
+
+        out = {t: pulled(t) for t in ("reckon", "results", "payroll", "timecards", "push_timecards")}
+        # step -> (what is counted, its key, the key of failures, the key of where it is)
+        rows = {
+            "reckon": ("employees", "progress", None, "unique"),
+            "results": ("records", "records", None, "path"),
+            "payroll": ("rows", "rows", "failed", "path"),
+            "timecards": ("cards", "cards", "failed", "path"),
+            "push_timecards": ("pushed", "succeeded", "failed", "report_path"),
+        }
+        problems: list[str] = []
+        print(f"{'step':<15}{'count':>7} {'':<10}{'failed':>6}  where")
+        for step, (unit, count_key, failed_key, where_key) in rows.items():
+            value = out[step]
+            if not value:
+                problems.append(f"{step}: no report (the task failed or did not run: see its log)")
+                print(f"{step:<15}{'-':>7} {'':<10}{'-':>6}  did not complete")
+                continue
+            count = value[count_key]["total"] if count_key == "progress" else value[count_key]
+            failed = value[failed_key] if failed_key else 0
+            print(f"{step:<15}{count:>7} {unit:<10}{failed:>6}  {value[where_key]}")
+            if failed:
+                problems.append(f"{step}: {failed} record(s) failed, named in {value['report_path']}")
+
+        results, payroll_out, cards, pushed = (out[t] or {} for t in rows if t != "reckon")
+        folder = pulled("plan", "folder")
+        report = {
+            "dag_id": context["dag"].dag_id,
+            "run_id": context["run_id"],
+            "month": pulled("plan", "competence"),
+            "folder": folder,
+            "records_fetched": results.get("records"),
+            "payroll_rows": payroll_out.get("rows"),
+            "timecards": cards.get("cards"),
+            "timecards_pushed": pushed.get("succeeded"),
+            "failed": sum(int((out[s] or {}).get("failed") or 0) for s in rows),
+            "files": [
+                p
+                for p in (
+                    results.get("path"),
+                    results.get("csv_path"),
+                    payroll_out.get("path"),
+                    cards.get("path"),
+                )
+                if p
+            ],
+            "failure_reports": [
+                o["report_path"] for o in (payroll_out, cards, pushed) if o.get("report_path")
+            ],
+            "problems": problems,
+        }
+        if folder:
+            with ObjectStoragePath(f"{folder}/summary.json").open("w", encoding="utf-8") as handle:
+                handle.write(json.dumps(report, indent=2, ensure_ascii=False))
+        if problems:
+            raise AirflowFailException("Monthly closing incomplete: " + "; ".join(problems))
+        return report
+
+    [payroll_file, push_timecards] >> summary()
+    # [END howto_summary]

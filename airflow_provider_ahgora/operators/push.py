@@ -211,6 +211,8 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
 
     template_fields: Sequence[str] = ("resource", "records", "report_path", "pontoweb_conn_id")
     ui_color = "#fef3c7"
+    #: Why the wait on the process monitor stopped early (credentials refused, trigger failure).
+    stop_reason: str | None = None
 
     def __init__(
         self,
@@ -378,6 +380,7 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any] | None:
         from airflow_provider_ahgora.hooks.pontoweb import resolve_push_path
 
+        self.stop_reason = None
         try:
             path = resolve_push_path(str(self.resource))
         except AhgoraConfigError as exc:
@@ -518,6 +521,14 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
             batches.append(info)
             sent_records += batch.count
             accepted[str(batch.number)] = {"unique": ticket.unique, "subunique": ticket.subunique}
+            if self.wait_for_completion and not (ticket.unique or ticket.subunique):
+                reason = (
+                    "outcome unknown: PontoWeb accepted the batch but answered no unique or subunique to "
+                    "follow it in the process monitor"
+                )
+                info["status"] = "unknown"
+                accepted[str(batch.number)]["unknown"] = reason
+                self._report_lines(report, lines, batch, reason)
             state.set({"input": entry, "batches": accepted})
             self.log.info(
                 "batch %d/%d, %s/%s records",
@@ -534,7 +545,8 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
             "failed": report.count,
             "unconfirmed": sum(b["records"] for b in batches if b["status"] == "unknown"),
             "report_path": report.path,
-            "_stopped": None if stop is None else str(stop),
+            "_stopped": None if stop is None else f"PontoWeb refused the credentials ({stop})",
+            "_input": entry,
             "_ranges": {str(b.number): [b.first, b.last] for b in plan.batches},
         }
 
@@ -575,7 +587,10 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
         return list(keys.values())
 
     def _wait(self, pending: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-        """Poll the monitor until every batch finished (or ``timeout``); outcome per monitor query."""
+        """Poll the monitor until every batch finished (or ``timeout``); outcome per monitor query.
+
+        A 401/403 from the monitor ends the wait (``stop_reason``): the batches not finished are
+        ``pending``, and the task reports them and fails after pushing its summary."""
         keys = self._monitor_keys(pending)
         outcomes: dict[str, dict[str, Any]] = {}
         local = threading.local()
@@ -596,10 +611,16 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
         ) -> tuple[Mapping[str, Any], ProcessStatus | None, BaseException | None]:
             try:
                 return item, hook().get_process(unique=item["unique"], subunique=item["subunique"]), None
-            except AhgoraTransientError as exc:
-                return item, None, exc
             except AhgoraError as exc:
                 return item, None, exc
+            except (
+                ValidationError
+            ) as exc:  # an answer of an unexpected shape: poll again, as the trigger does
+                return (
+                    item,
+                    None,
+                    AhgoraTransientError(f"malformed process monitor answer: {exc}", service="PontoWeb"),
+                )
 
         deadline = None if self.timeout is None else _clock() + float(self.timeout)
         interval = self.poll_interval
@@ -613,10 +634,9 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
                     for item, status, exc in pool.map(poll, todo):
                         name = _key_name(item)
                         if isinstance(exc, (AhgoraAuthError, AhgoraPermissionError)):
-                            raise AirflowException(
-                                f"{self.task_id}: the process monitor refused the credentials ({exc}); the "
-                                "batches were accepted, a retry of this task does not send them again."
-                            ) from exc
+                            self.stop_reason = f"the process monitor refused the credentials ({exc})"
+                            still = [dict(i) for i in todo if _key_name(i) not in outcomes]
+                            break
                         if exc is not None and not isinstance(exc, AhgoraTransientError):
                             outcomes[name] = {**item, "status": "lost", "message": str(exc), "errors": []}
                             continue
@@ -632,6 +652,8 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
                             moved = True
                         still.append(dict(item))
                     todo = still
+                    if self.stop_reason:
+                        break
                     finished_batches = sum(len(o["batches"]) for o in outcomes.values())
                     all_batches = sum(len(k["batches"]) for k in keys)
                     self.log.info(
@@ -657,7 +679,7 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
             outcomes[_key_name(item)] = {
                 **item,
                 "status": "pending",
-                "message": f"not finished within the timeout of {self.timeout} s",
+                "message": self.stop_reason or f"not finished within the timeout of {self.timeout} s",
                 "errors": [],
             }
         return outcomes
@@ -701,15 +723,21 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
             summary, report_path = deferred.get("summary"), deferred.get("report_path")
         if summary is None or report_path is None:
             raise AirflowException(f"{self.task_id}: resumed without the push summary.")
-        if not event:
-            raise AirflowException(f"{self.task_id}: the process monitor trigger ended without an event.")
-        if event.get("status") not in ("success", "timeout"):
-            raise AirflowException(
-                f"{self.task_id}: waiting for the process monitor failed "
-                f"({event.get('error_type') or 'error'}): {event.get('message')}. The batches were "
-                "accepted; a retry of this task does not send them again."
+        event = event or {}
+        if event.get("status") in ("success", "timeout"):
+            outcomes = {_key_name(p): dict(p) for p in event.get("processes") or []}
+        else:
+            # the wait failed as a whole (credentials refused, an unexpected error): every batch is
+            # reported as unconfirmed and the summary is pushed before the task fails
+            self.stop_reason = (
+                f"waiting for the process monitor failed ({event.get('error_type') or 'no event'}): "
+                f"{event.get('message') or 'the trigger ended without an event'}"
             )
-        outcomes = {_key_name(p): dict(p) for p in event.get("processes") or []}
+            sent = [b for b in summary["batches"] if b["status"] == "sent"]
+            outcomes = {
+                _key_name(k): {**k, "status": "pending", "message": self.stop_reason, "errors": []}
+                for k in self._monitor_keys(sent)
+            }
         report = FailureReport(report_path, keep=read_report(report_path))
         return self._finish(context, summary, report, outcomes, warnings=[])
 
@@ -724,13 +752,15 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
         warnings: list[str],
     ) -> dict[str, Any]:
         summary = dict(summary)
-        stopped = summary.pop("_stopped", None)
+        stopped = summary.pop("_stopped", None) or self.stop_reason
         ranges = summary.pop("_ranges", {})
         batches = [dict(b) for b in summary["batches"]]
         by_number = {b["batch"]: b for b in batches}
+        input_entry = summary.pop("_input", None)
         groups: list[tuple[list[int], list[tuple[str, str]]]] = []
-        whole_batch: dict[int, str] = {}
+        whole_batch: dict[int, tuple[str, bool]] = {}
         unconfirmed = summary.get("unconfirmed", 0)
+        unknown_entries = unconfirmed  # _send reported those records one by one
         try:
             for outcome in outcomes.values():
                 numbers = [n for n in outcome.get("batches", []) if n in by_number]
@@ -745,7 +775,8 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
                     for n in numbers:
                         whole_batch[n] = (
                             "outcome unknown: the batch was accepted but the process monitor could not "
-                            f"tell how it ended ({outcome.get('message')})"
+                            f"tell how it ended ({outcome.get('message')})",
+                            True,
                         )
                         unconfirmed += by_number[n]["records"]
                     continue
@@ -760,7 +791,8 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
                 elif status == "error":
                     for n in numbers:
                         whole_batch[n] = (
-                            "rejected by PontoWeb: the batch ended in error (the monitor names no record)"
+                            "rejected by PontoWeb: the batch ended in error (the monitor names no record)",
+                            False,
                         )
                 elif status == "warning":
                     warnings.append(
@@ -771,10 +803,14 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
                     warnings.append(
                         f"batch(es) {', '.join(map(str, numbers))}: unknown monitor status {status!r}"
                     )
+            extra = 0
             if groups or whole_batch:
-                self._report_outcomes(report, ranges, groups, whole_batch)
+                written_unknown, extra = self._report_outcomes(
+                    report, ranges, groups, whole_batch, by_number, input_entry, warnings
+                )
+                unknown_entries += written_unknown
             summary["batches"] = batches
-            summary["failed"] = report.count - unconfirmed
+            summary["failed"] = max(0, report.count - unknown_entries + extra)
             summary["unconfirmed"] = unconfirmed
             summary["report_path"] = report.commit()
         except BaseException:
@@ -792,12 +828,52 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
         report: FailureReport,
         ranges: Mapping[str, Sequence[int]],
         groups: Sequence[tuple[list[int], list[tuple[str, str]]]],
-        whole: Mapping[int, str],
-    ) -> None:
+        whole: Mapping[int, tuple[str, bool]],
+        by_number: Mapping[int, Mapping[str, Any]],
+        input_entry: str | None,
+        warnings: list[str],
+    ) -> tuple[int, int]:
         """Report the records the monitor named (by identifier, within the batches of its query) and
-        every record of the batches in ``whole``. The records are found by reading the input again:
-        it is read, validated and batched the same way, so record N of batch B is the same."""
+        every record of the batches in ``whole``.
+
+        The records are found by reading the input again: it is read, validated and batched the same
+        way, so record N of batch B is the same; that is checked first (the digest of what was sent).
+        If the input changed since, records cannot be named: one entry per batch, or per error, says
+        so. A monitor that names one identifier several times (two absences of one employee) fails
+        that many records with that identifier, in input order.
+
+        :returns: ``(entries written for unknown outcomes, records failed beyond the entries written)``.
+        """
         check, id_keys = self._validator()
+        unknown_written = 0
+        extra = 0
+        same_input = False
+        if input_entry is not None:
+            try:
+                same_input = self._state_entry(self._plan(None, None)) == input_entry
+            except (AhgoraConfigError, OSError) as exc:
+                warnings.append(f"the records cannot be read again to name the failed ones: {exc}")
+        if not same_input:
+            warnings.append(
+                "the input changed (or cannot be read) since it was sent: failed records are reported by "
+                "batch and identifier, not as records"
+            )
+            for n, (reason, unknown) in sorted(whole.items()):
+                count = int(by_number[n]["records"])
+                report.add(None, f"{reason}; {count} record(s) of this batch, not named", n, records=count)
+                if unknown:
+                    unknown_written += 1
+                else:
+                    extra += count - 1
+            for numbers, pairs in groups:
+                for ident, message in pairs:
+                    report.add(
+                        {"identifier": ident},
+                        f"rejected by PontoWeb: {message}",
+                        numbers[0] if len(numbers) == 1 else None,
+                    )
+            return unknown_written, extra
+
         group_of: dict[int, int] = {}
         wanted: list[dict[str, list[str]]] = []
         for g, (numbers, pairs) in enumerate(groups):
@@ -807,7 +883,6 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
             wanted.append(by_ident)
             for n in numbers:
                 group_of[n] = g
-        found: set[tuple[int, str]] = set()
         spans = sorted(
             (int(k), int(v[0]), int(v[1])) for k, v in ranges.items() if int(k) in group_of or int(k) in whole
         )
@@ -825,23 +900,23 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
                 if data is None:
                     continue  # refused before sending: already in the report
                 if number in whole:
-                    report.add(wire, whole[number], number, index=index)
+                    reason, unknown = whole[number]
+                    report.add(wire, reason, number, index=index)
+                    unknown_written += 1 if unknown else 0
                     continue
-                g = group_of[number]
                 name = _identifier(wire, id_keys)
-                messages = wanted[g].get(name) if name is not None else None
-                if messages and name is not None and (g, name) not in found:
-                    found.add((g, name))
-                    report.add(wire, f"rejected by PontoWeb: {'; '.join(messages)}", number, index=index)
+                messages = wanted[group_of[number]].get(name) if name is not None else None
+                if messages:
+                    report.add(wire, f"rejected by PontoWeb: {messages.pop(0)}", number, index=index)
         for g, (numbers, _pairs) in enumerate(groups):
             for ident, messages in wanted[g].items():
-                if (g, ident) not in found:
+                for message in messages:  # named by the monitor, but no record sent has that identifier
                     report.add(
                         {"identifier": ident},
-                        f"rejected by PontoWeb: {'; '.join(messages)} (no record sent in this batch has this "
-                        "identifier)",
+                        f"rejected by PontoWeb: {message} (no record sent in this batch has this identifier)",
                         numbers[0] if len(numbers) == 1 else None,
                     )
+        return unknown_written, extra
 
     def _log_outcome(self, summary: Mapping[str, Any]) -> None:
         self.log.info(
@@ -875,7 +950,8 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
             problems.append(f"{len(warnings)} warning(s)")
         if stopped:
             raise AirflowException(
-                f"{self.task_id}: PontoWeb refused the credentials ({stopped}); see {summary['report_path']}."
+                f"{self.task_id}: {stopped}. The records not sent or not confirmed are in "
+                f"{summary['report_path']}; a retry does not send the accepted batches again."
             )
         if not problems or self.fail_on == "never":
             retry_state(context, PUSH_STATE_KEY).delete()
@@ -904,9 +980,11 @@ def _key_name(item: Mapping[str, Any]) -> str:
 
 
 def _status_dict(status: ProcessStatus) -> dict[str, Any]:
+    from airflow_provider_ahgora.triggers.process import outcome_of
+
     progress = status.progress
     return {
-        "status": status.status,
+        "status": outcome_of(status),
         "progress": {
             "done": progress.done if progress else None,
             "total": progress.total if progress else None,

@@ -301,7 +301,7 @@ class TestConstruction:
             make_op(tmp_path, **{name: value})
 
     def test_unknown_resource_refused_at_parse_time(self, tmp_path):
-        with pytest.raises(AhgoraConfigError, match="(?i)unknown PontoWeb push resource"):
+        with pytest.raises(AhgoraConfigError, match=r"(?i)unknown PontoWeb push resource"):
             make_op(tmp_path, resource="costcenters")
 
     def test_templated_resource_and_custom_path_accepted(self, tmp_path):

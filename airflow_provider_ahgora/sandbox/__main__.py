@@ -107,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C stops it even when SIGINT was ignored by whatever started it (a background job of a
+    # script, a test runner): Python only raises KeyboardInterrupt if SIGINT is not ignored at start
+    signal.signal(signal.SIGINT, stop)
     env = sandbox.airflow_env(args.pontoweb_conn_id, args.voors_conn_id)
     print(f"Ahgora sandbox listening on {sandbox.base_url}", flush=False)
     print(f"  PontoWeb: {sandbox.base_url}/   Voors: {sandbox.voors_url}   control: {sandbox.control_url}")

@@ -223,3 +223,29 @@ def test_command_line():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_command_line_stops_on_ctrl_c_even_when_sigint_was_ignored():
+    """A background job of a script (or a test runner) starts with SIGINT ignored; Python then never
+    raises KeyboardInterrupt. The CLI installs its own handler, so Ctrl-C still stops it."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_ahgora.sandbox", "--port", "0", "--employees", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith("Press Ctrl-C"):
+                break
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import (
     AirflowFailException,
     AirflowSensorTimeout,
-    AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
@@ -24,6 +23,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraNotFoundError,
     AhgoraTransientError,
 )
+from airflow_provider_ahgora.sensors._common import first_poke
 from airflow_provider_ahgora.sensors.reckon import DEFERRAL_TIMEOUT_MARGIN
 
 if TYPE_CHECKING:
@@ -269,22 +269,7 @@ class PontoWebProcessSensor(BaseSensorOperator):
 
     def _first_poke(self, context: Context) -> bool | PokeReturnValue:
         """One poke before deferring, with the error handling of ``BaseSensorOperator.execute``."""
-        never_fail = getattr(self, "never_fail", False)
-        try:
-            return self.poke(context)
-        except AirflowFailException as exc:
-            if self.soft_fail or never_fail:
-                raise AirflowSkipException(f"Skipping: {exc}") from exc
-            raise
-        except AirflowSkipException:
-            raise
-        except Exception as exc:
-            if getattr(self, "silent_fail", False):
-                self.log.error("PontoWeb process monitor check failed: %s", exc)
-                return False
-            if never_fail:
-                raise AirflowSkipException(f"Skipping: {exc}") from exc
-            raise
+        return first_poke(self, context, "PontoWeb process monitor check")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: return the summary, or fail as the event and ``fail_on`` say."""

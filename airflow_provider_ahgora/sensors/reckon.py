@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import (
     AirflowFailException,
     AirflowSensorTimeout,
-    AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
 )
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError, AhgoraError, AhgoraTransientError
+from airflow_provider_ahgora.sensors._common import first_poke
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -164,22 +164,7 @@ class PontoWebReckonSensor(BaseSensorOperator):
 
     def _first_poke(self, context: Context) -> bool | PokeReturnValue:
         """One poke before deferring, with the error handling of ``BaseSensorOperator.execute``."""
-        never_fail = getattr(self, "never_fail", False)
-        try:
-            return self.poke(context)
-        except AirflowFailException as exc:
-            if self.soft_fail or never_fail:
-                raise AirflowSkipException(f"Skipping: {exc}") from exc
-            raise
-        except AirflowSkipException:
-            raise
-        except Exception as exc:
-            if getattr(self, "silent_fail", False):
-                self.log.error("PontoWeb reckon status check failed: %s", exc)
-                return False
-            if never_fail:
-                raise AirflowSkipException(f"Skipping: {exc}") from exc
-            raise
+        return first_poke(self, context, "PontoWeb reckon status check")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: return the summary, or fail as the event says."""

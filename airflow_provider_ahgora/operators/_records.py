@@ -49,8 +49,7 @@ _DELIMITERS = ",]" + _WHITESPACE
 def _storage_path(target: Any) -> ObjectStoragePath:
     from airflow_provider_ahgora.operators.reckon import _storage_path as storage_path
 
-    path = storage_path(target)
-    return path
+    return storage_path(target)
 
 
 def _report_path(target: Any) -> ObjectStoragePath:

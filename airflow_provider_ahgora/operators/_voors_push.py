@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from airflow_provider_ahgora.exceptions import (
     AhgoraAPIError,
@@ -57,6 +57,7 @@ from airflow_provider_ahgora.operators._records import (
     describe_source,
     iter_records,
 )
+from airflow_provider_ahgora.operators.reckon import _fail
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -156,13 +157,6 @@ class _Invalid(Exception):
 # --------------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def _fail(message: str, cause: BaseException | None = None) -> AirflowFailException:
-    """An ``AirflowFailException`` (fails the task without retrying) caused by ``cause``."""
-    exc = AirflowFailException(message)
-    exc.__cause__ = cause
-    return exc
 
 
 def _templated(value: Any) -> bool:

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, conf
 from pydantic import ValidationError
 
 from airflow_provider_ahgora._limits import MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PUSH_RESOURCES
@@ -45,6 +45,7 @@ from airflow_provider_ahgora.operators._records import (
 )
 from airflow_provider_ahgora.operators._state import retry_state
 from airflow_provider_ahgora.operators._voors_push import VoorsDeleteOperator, VoorsPushOperator
+from airflow_provider_ahgora.operators.reckon import DEFERRAL_TIMEOUT_MARGIN, _fail
 from airflow_provider_ahgora.triggers.reckon import BACKOFF_FACTOR
 
 if TYPE_CHECKING:
@@ -66,7 +67,6 @@ FAIL_ON = ("error", "warning", "never")
 #: Key of the batch operator's entry in ``task_state_store`` (Airflow 3.3+): the batches an earlier
 #: try of the task instance got accepted, so that a retry does not send them again.
 PUSH_STATE_KEY = "ahgora_push"
-DEFERRAL_TIMEOUT_MARGIN = 180.0
 #: Resources whose repeated request is not harmless (an INS absence sent twice is two absences):
 #: by default a request to them is repeated only when PontoWeb surely did not act on it.
 NON_IDEMPOTENT = frozenset({"absences"})
@@ -94,12 +94,6 @@ def _dumps(value: Any) -> bytes:
 
 def _reason_of_errors(errors: Sequence[Any]) -> str:
     return "; ".join(f"{e.field}: {e.message}" if e.field else str(e.message) for e in errors)
-
-
-def _fail(message: str, cause: BaseException | None = None) -> AirflowFailException:
-    exc = AirflowFailException(message)
-    exc.__cause__ = cause
-    return exc
 
 
 # --------------------------------------------------------------------------------------------------

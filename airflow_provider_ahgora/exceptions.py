@@ -13,13 +13,17 @@ the answer only, and the URL they carry has no query string.
     │   ├── AhgoraAuthError          401: wrong login/password or token
     │   ├── AhgoraPermissionError    403: the user lacks permission for the route
     │   ├── AhgoraBadRequestError    400: the API refused the body or parameters
-    │   │   └── AhgoraNotFoundError  404, or 400 "Process not found"
+    │   │   └── AhgoraNotFoundError  the API's own 404, or 400 "Process not found"
+    │   ├── AhgoraWrongEndpointError an error page that is not the API's (a web server's 404 HTML):
+    │   │                            the base URL is wrong; never read as "absent"
     │   ├── AhgoraExpiredError       410: the data expired (reckon results live 72 h)
     │   ├── AhgoraDailyLimitError    429 "daily limit of 3 ...": will not clear by retrying today
     │   └── AhgoraTransientError     may succeed if tried again (5xx, 429 rate limit, network)
     │       ├── AhgoraServerError        5xx
     │       ├── AhgoraRateLimitError     429 that is not the daily limit
-    │       └── AhgoraConnectionError    connection refused/reset, timeout, malformed answer
+    │       └── AhgoraConnectionError    connection refused/reset, timeout, cut answer
+    │           └── AhgoraMalformedAnswerError  a 2xx that is not a valid answer of the route
+    ├── AhgoraUnknownValueError      an enumerated value (a status, a type) outside the documents
     └── AhgoraReadInterruptedError   a results read failed after the server may have consumed it
 """
 
@@ -40,13 +44,16 @@ __all__ = [
     "AhgoraDailyLimitError",
     "AhgoraError",
     "AhgoraExpiredError",
+    "AhgoraMalformedAnswerError",
     "AhgoraNotFoundError",
     "AhgoraPermissionError",
     "AhgoraRateLimitError",
     "AhgoraReadInterruptedError",
     "AhgoraServerError",
     "AhgoraTransientError",
+    "AhgoraUnknownValueError",
     "AhgoraValidationError",
+    "AhgoraWrongEndpointError",
     "RecordError",
 ]
 
@@ -158,6 +165,17 @@ class AhgoraNotFoundError(AhgoraBadRequestError):
     hint = "Check the identifier (process, unique or id): it does not exist, or belongs to another company."
 
 
+class AhgoraWrongEndpointError(AhgoraAPIError):
+    """An error answer that does not come from the API: a web server's or gateway's page (HTML, plain
+    text, an empty body) instead of the API's JSON error. It usually means the connection's host or
+    base URL points somewhere else. It is never read as "the record is absent" (a 404 of the API)."""
+
+    hint = (
+        "The answer is not the API's own error (it looks like a web server's or gateway's page): check "
+        "the host and base URL of the connection."
+    )
+
+
 class AhgoraExpiredError(AhgoraAPIError):
     hint = "The data expired (reckon results are kept 72 hours): start a new reckon."
 
@@ -214,6 +232,38 @@ class AhgoraConnectionError(AhgoraTransientError):
         "The server could not be reached or its answer was cut or malformed: the call is retried with "
         "backoff; if it persists, check the host in the connection and the network."
     )
+
+
+class AhgoraMalformedAnswerError(AhgoraConnectionError):
+    """A 2xx answer that is not a valid answer of the route: not JSON, or JSON of another shape (a
+    gateway's page, ``{}``, ``progress`` as ``"5/10"``). Transient: while waiting it is treated exactly
+    like a 5xx. Like any answer that arrived, the server may have acted on the request."""
+
+    hint = (
+        "The server answered something that is not a valid answer of this route (a gateway page, a cut or "
+        "odd body): it is treated as temporary; if it persists, check the host in the connection."
+    )
+
+
+class AhgoraUnknownValueError(AhgoraError):
+    """The API answered an enumerated value (a status, a result or punch type) that its documents do not
+    list. It is never read as "still running" nor as success: the value is named so that it can be
+    looked up, and the code that meets it fails rather than guess.
+
+    :ivar what: what the value is, e.g. ``"reckon status"``.
+    :ivar value: the value as received.
+    :ivar allowed: the documented values.
+    """
+
+    def __init__(self, what: str, value: Any, allowed: tuple[str, ...] | list[str]) -> None:
+        self.what = what
+        self.value = value
+        self.allowed = tuple(allowed)
+        super().__init__(
+            f"The API answered the {what} {value!r}, which its documents do not list (known: "
+            f"{', '.join(self.allowed)}). It is not guessed to be running or finished: check what the "
+            "API means by it (the vendor's support), and report it to airflow-provider-ahgora."
+        )
 
 
 class AhgoraReadInterruptedError(AhgoraError):

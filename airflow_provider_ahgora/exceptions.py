@@ -261,8 +261,8 @@ class AhgoraUnknownValueError(AhgoraError):
         self.allowed = tuple(allowed)
         super().__init__(
             f"The API answered the {what} {value!r}, which its documents do not list (known: "
-            f"{', '.join(self.allowed)}). It is not guessed to be running or finished: check what the "
-            "API means by it (the vendor's support), and report it to airflow-provider-ahgora."
+            f"{', '.join(self.allowed)}). Nothing is guessed from it (neither 'still running' nor success): "
+            "ask the vendor what it means, and report it to airflow-provider-ahgora."
         )
 
 

@@ -57,6 +57,8 @@ from airflow_provider_ahgora.models._base import (
     ResponseModel,
     Year,
 )
+from airflow_provider_ahgora.models.vocabulary import Feature
+from airflow_provider_ahgora.registry import PUSH_ROUTES
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -87,10 +89,10 @@ __all__ = [
     "parse_error_body",
 ]
 
-#: The processing types a reckon can be asked for, in the documents' order.
-FEATURES: tuple[str, ...] = ("daily.punches", "daily.totals", "monthly")
+#: The processing types a reckon can be asked for, in the documents' order (the vocabulary's ``Feature``).
+FEATURES: tuple[str, ...] = tuple(f.value for f in Feature)
 #: What the API produces when ``features`` is not given.
-DEFAULT_FEATURES: tuple[str, ...] = ("monthly",)
+DEFAULT_FEATURES: tuple[str, ...] = (Feature.MONTHLY.value,)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -301,27 +303,11 @@ class PontoWebUser(RequestModel):
 
 
 #: Push resource (path without its slash, as named by the process monitor) -> model of one record.
-#: ``None``: the body is not documented and is passed through as given.
-PUSH_MODELS: dict[str, type[RequestModel] | None] = {
-    "costcenter": CostCenter,
-    "subsidiaries": Subsidiary,
-    "absences": Absence,
-    "people": Person,
-    "users": PontoWebUser,
-    "paymentDate": None,
-    "anticipate": None,
-}
+#: ``None``: the body is not documented and is passed through as given. Derived from the registry.
+PUSH_MODELS: dict[str, type[RequestModel] | None] = {name: route.model for name, route in PUSH_ROUTES.items()}
 
-#: Push resource -> wire keys that identify a record, used to label it in error messages.
-PUSH_ID_KEYS: dict[str, tuple[str, ...]] = {
-    "costcenter": ("codigo",),
-    "subsidiaries": ("numeroCadastro",),
-    "absences": ("matricula", "inicio", "operation"),
-    "people": ("matricula",),
-    "users": ("email", "matricula", "login"),
-    "paymentDate": ("matricula",),
-    "anticipate": ("matricula",),
-}
+#: Push resource -> wire keys that identify a record. Derived from the registry.
+PUSH_ID_KEYS: dict[str, tuple[str, ...]] = {name: route.id_keys for name, route in PUSH_ROUTES.items()}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ unknown value is never taken to mean "still running" nor "finished well": code t
 and says what it got.
 
 Operators, sensors, triggers, transforms and the sandbox all read these names from here. Importing
-this module costs only :mod:`enum` (no pydantic): Dag files may import it at parse time.
+this module costs only :mod:`enum` (no Airflow, no pydantic): Dag files, the sandbox and the
+transforms may import it freely.
 
 =====================  ===================================  =====================================
 enum                   values                               where
@@ -25,8 +26,6 @@ from __future__ import annotations
 
 from enum import Enum
 from typing import Any, TypeVar
-
-from airflow_provider_ahgora.exceptions import AhgoraUnknownValueError
 
 __all__ = [
     "FAIL_ON",
@@ -141,6 +140,8 @@ def parse(enum: type[E], value: Any, what: str | None = None) -> E:
         member = _table(enum).get(value.strip().casefold())
         if member is not None:
             return member
+    from airflow_provider_ahgora.exceptions import AhgoraUnknownValueError
+
     raise AhgoraUnknownValueError(what or enum._what(), value, [m.value for m in enum])
 
 

@@ -1,15 +1,14 @@
-"""Voors (Nela / TalentRH) integration API: request bodies, responses and the resource registry.
+"""Voors (Nela / TalentRH) integration API: request bodies and responses.
 
-The registry (``RESOURCES``) describes every resource of the Voors document: path, envelope key,
-operations, identifier, array or single, and the model that validates one record. Adding a
-resource is one line there.
+What each resource is (path, envelope key, operations, identity, the model of one record) is in the
+registry, :mod:`airflow_provider_ahgora.registry`; its names are re-exported here (``RESOURCES``,
+``VoorsResource``, ``get_resource``) for the code that imported them from this module.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
@@ -26,7 +25,6 @@ from pydantic import (
     model_validator,
 )
 
-from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.models._base import (
     BrDate,
     BrSeconds,
@@ -43,40 +41,10 @@ from airflow_provider_ahgora.models._base import (
     check_cpf,
     check_hhmm,
 )
-
-#: Operations a resource may support.
-#: upsert: POST creates or edits by the resource's identifier; create: POST creates;
-#: update: PUT /{id}; delete: DELETE (by path id or by body); get: GET /{id}; list: GET.
-OPERATIONS = frozenset({"upsert", "create", "update", "delete", "get", "list"})
-
-
-@dataclass(frozen=True)
-class VoorsResource:
-    """How one Voors resource is spoken to."""
-
-    name: str
-    """Registry key, the path without its slash, e.g. ``"departments"``."""
-    path: str
-    """URL path under the connection's base URL, e.g. ``"/departments"``."""
-    envelope: str
-    """Key under ``data`` in bodies and answers, e.g. ``"department"``."""
-    operations: frozenset[str]
-    identifier: str
-    """What identifies a record: ``"remoteId"``, ``"cpf"`` or ``"id"`` (Voors' own id)."""
-    model: type[RequestModel] | None = None
-    """Model that validates one record sent to this resource (None: passed through as given)."""
-    array: bool = False
-    """The POST body holds an array under ``envelope`` (several records per request)."""
-    delete_envelope: str | None = None
-    """Envelope key of DELETE bodies when it differs from ``envelope``."""
-    delete_array: bool = False
-    """DELETE takes an array of ``{remoteId}`` (several records per request)."""
-    delete_by_path_id: bool = False
-    """DELETE is ``DELETE /path/{id}`` with no body."""
-
-    def supports(self, operation: str) -> bool:
-        return operation in self.operations
-
+from airflow_provider_ahgora.registry import OPERATIONS as OPERATIONS  # re-exported
+from airflow_provider_ahgora.registry import RESOURCES as RESOURCES  # re-exported
+from airflow_provider_ahgora.registry import VoorsResource as VoorsResource  # re-exported
+from airflow_provider_ahgora.registry import get_resource as get_resource  # re-exported
 
 # ==================================================================================================
 # Value checks. Each raises ValueError with a message that says what is expected; pydantic puts the
@@ -1329,82 +1297,6 @@ def parse_goals(body: Any) -> list[GoalUser]:
     if not isinstance(body, list):
         return []
     return [GoalUser.model_validate(item) for item in body if isinstance(item, Mapping)]
-
-
-# ==================================================================================================
-# The registry: one line per resource of the document.
-# ==================================================================================================
-
-_POST = frozenset({"upsert"})
-_POST_DELETE = frozenset({"upsert", "delete"})
-_CRUD = frozenset({"list", "get", "create", "update", "delete"})
-
-
-def _r(
-    name: str,
-    envelope: str,
-    model: type[RequestModel] | None,
-    operations: frozenset[str] = _POST_DELETE,
-    identifier: str = "remoteId",
-    path: str | None = None,
-    **options: Any,
-) -> VoorsResource:
-    return VoorsResource(name, path or f"/{name}", envelope, operations, identifier, model, **options)
-
-
-# One line per resource. Paths are the key with a slash unless given.
-# fmt: off
-RESOURCES: dict[str, VoorsResource] = {r.name: r for r in (
-    _r("branches", "branch", BranchBody, _POST),
-    _r("branchGroups", "branchGroup", BranchGroupBody, _POST),
-    _r("departments", "department", DepartmentBody, _CRUD, "id", delete_by_path_id=True),
-    _r("jobRoles", "jobRole", JobRoleBody, _CRUD, "id", delete_by_path_id=True),
-    _r("jobFunctions", "jobFunction", JobFunctionBody, _CRUD, "id", delete_by_path_id=True),
-    _r("horaries", "horary", HoraryBody, _CRUD, "id", delete_by_path_id=True),
-    _r("users", "user", UserBody, _POST, "cpf"),
-    _r("experienceContracts", "experienceContract", ExperienceContractBody),
-    _r("calculationProcesses", "calculationProcess", CalculationProcessBody, _POST),
-    _r("causes", "cause", CauseBody),
-    _r("userCalculations", "userCalculation", UserCalculationBody, delete_array=True),
-    _r("timeCards", "timeCard", TimeCardBody),
-    _r("annualIncomes", "annualIncome", AnnualIncomeBody),
-    _r("compensatoryTimes", "compensatoryTime", CompensatoryTimeBody),
-    _r("readjustReasons", "readjustReason", ReadjustReasonBody, delete_array=True),
-    _r("userDepartmentHistories", "userDepartmentHistory", UserDepartmentHistoryBody, delete_envelope="userDepartmentHistories"),  # noqa: E501
-    _r("userJobRoles", "userJobRole", UserJobRoleBody, _POST),
-    _r("userJobFunctions", "userJobFunction", UserJobFunctionBody),
-    _r("userSalaries", "userSalary", UserSalaryBody),
-    _r("userHoraries", "userHorary", UserHoraryBody),
-    _r("userSituations", "userSituation", UserSituationBody),
-    _r("userStabilities", "userStability", UserStabilityBody),
-    _r("userExams", "userExam", UserExamBody),
-    _r("userProgrammingVacations", "userProgrammingVacation", UserProgrammingVacationBody),
-    _r("userVacationAllowances", "userVacationAllowance", UserVacationAllowanceBody),
-    _r("userVacations", "userVacation", UserVacationBody),
-    _r("userWallets", "userWallets", UserWalletBody, _POST, array=True),
-    _r("userWalletTransactions", "userWalletTransactions", UserWalletTransactionBody, _POST, array=True),
-    _r("posts", "", PostBody, frozenset({"create"}), ""),
-    _r("goals", "", None, frozenset({"list"}), "userId"),
-    _r("goalsUpdate", "goalsAchieved", GoalAchievedBody, _POST, "userGoal", "/goals/updateGoals", array=True),
-)}
-# fmt: on
-
-
-def get_resource(name: str) -> VoorsResource:
-    """A resource by registry key (``"departments"``), path (``"/departments"``) or envelope key
-    (``"department"``, ``"goalsAchieved"``). Raises :class:`AhgoraConfigError` when unknown."""
-    if name in RESOURCES:
-        return RESOURCES[name]
-    key = name.strip().strip("/") if isinstance(name, str) else ""
-    if key in RESOURCES:
-        return RESOURCES[key]
-    for resource in RESOURCES.values():
-        if key and (key == resource.path.strip("/") or key in (resource.envelope, resource.delete_envelope)):
-            return resource
-    raise AhgoraConfigError(
-        f"Unknown Voors resource {name!r}. Use one of: {', '.join(sorted(RESOURCES))} "
-        "(the registry key, its path such as '/departments', or its envelope key such as 'department')."
-    )
 
 
 def delete_model(resource: VoorsResource) -> type[RequestModel] | None:

@@ -106,19 +106,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
-    # Ctrl-C stops it even when SIGINT was ignored by whatever started it (a background job of a
-    # script, a test runner): Python only raises KeyboardInterrupt if SIGINT is not ignored at start
-    signal.signal(signal.SIGINT, stop)
-    env = sandbox.airflow_env(args.pontoweb_conn_id, args.voors_conn_id)
-    print(f"Ahgora sandbox listening on {sandbox.base_url}", flush=False)
-    print(f"  PontoWeb: {sandbox.base_url}/   Voors: {sandbox.voors_url}   control: {sandbox.control_url}")
-    print(f"  company {args.company}, {args.employees} employees, seed {args.seed}")
-    print("Point Airflow at it:")
-    for name, value in env.items():
-        print(f"export {name}={shlex.quote(value)}")
-    print("Press Ctrl-C to stop.", flush=True)
     try:
+        # the handlers are installed inside the try: a signal that lands while the banner is printed
+        # (before serve_forever) must stop the sandbox the same clean way
+        signal.signal(signal.SIGTERM, stop)
+        # Ctrl-C stops it even when SIGINT was ignored by whatever started it (a background job of a
+        # script, a test runner): Python only raises KeyboardInterrupt if SIGINT is not ignored at start
+        signal.signal(signal.SIGINT, stop)
+        env = sandbox.airflow_env(args.pontoweb_conn_id, args.voors_conn_id)
+        print(f"Ahgora sandbox listening on {sandbox.base_url}", flush=False)
+        print(f"  PontoWeb: {sandbox.base_url}/   Voors: {sandbox.voors_url}   control: {sandbox.control_url}")
+        print(f"  company {args.company}, {args.employees} employees, seed {args.seed}")
+        print("Point Airflow at it:")
+        for name, value in env.items():
+            print(f"export {name}={shlex.quote(value)}")
+        print("Press Ctrl-C to stop.", flush=True)
         sandbox.serve_forever()
     except KeyboardInterrupt:
         pass

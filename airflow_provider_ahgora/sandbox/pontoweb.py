@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_ahgora.models.vocabulary import Feature
+from airflow_provider_ahgora.registry import MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PUSH_ROUTES
 from airflow_provider_ahgora.sandbox._common import ApiError, SandboxClock, iso_ms
 
 if TYPE_CHECKING:
@@ -26,23 +28,13 @@ if TYPE_CHECKING:
 
 __all__ = ["PUSH_RESOURCES", "PontoWebEmulator", "Push", "Reckon"]
 
-FEATURES = ("daily.punches", "daily.totals", "monthly")
+FEATURES = tuple(f.value for f in Feature)
 MAX_PAGE = 1000
-MAX_PUSH_RECORDS = 1000
-MAX_PUSH_BYTES = 1024 * 1024
 #: The monitor message of a record that a rejection rule (``reject``) refuses.
 DEFAULT_REJECTION = "Record rejected by PontoWeb"
 
-#: Push route -> the message of its answer (the documents give the first two).
-PUSH_RESOURCES: dict[str, str] = {
-    "costcenter": "Cost center's Integration on progress",
-    "subsidiaries": "Subsidiaries Integration on progress",
-    "people": "People Integration on progress",
-    "absences": "Absences Integration on progress",
-    "users": "Users Integration on progress",
-    "paymentDate": "Payment date Integration on progress",
-    "anticipate": "Anticipate Integration on progress",
-}
+#: Push route -> the message of its answer (the documents give the first two), from the registry.
+PUSH_RESOURCES: dict[str, str] = {name: route.message for name, route in PUSH_ROUTES.items()}
 
 _MONTH = re.compile(r"^(0[1-9]|1[0-2])$")
 _YEAR = re.compile(r"^\d{4}$")

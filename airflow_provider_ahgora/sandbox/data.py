@@ -10,7 +10,15 @@ Reckon records (``data[]`` of ``GET /reckons/{unique}``), in the documented shap
 * ``daily.totals`` / ``daily.punches``: ``{employee, paymentDate, infotype, daily: [{day, results?,
   punches?}]}``; with both features each day holds ``results`` then ``punches``;
 * with a daily feature and ``monthly``, an employee yields two records: the daily one, then the
-  monthly one (as in the documents' "all features" example).
+  monthly one (as in the documents' "all features" example); for one employee in every ten
+  (:attr:`Employee.split_month`) PontoWeb splits the month: two daily records (the first and the
+  second half of the employee's days, in order), then the monthly one.
+
+**The period.** The company closes its period on :attr:`SyntheticCompany.closing_day` (default
+:data:`DEFAULT_CLOSING_DAY`, the 25th): a reckon of competence ``04/2025`` covers 26/03/2025 to
+25/04/2025, as the Voors document's own time card (competence 01/2023 over 28/12/2022 to 27/01/2023)
+does. ``closing_day=None`` gives calendar months. ``paymentDate`` defaults to the last day of the
+competence's calendar month either way.
 
 Events (:data:`EVENTS`) and the format of their ``value``, fixed per event:
 
@@ -39,17 +47,25 @@ amount is a whole number of 3-minute steps and a centesimal value is exact: ",05
 * ``worked - expected`` beyond 10 minutes (CLT tolerance) is overtime when positive ("Horas extras
   50%") or "Atrasos" when negative; within 10 minutes both are 0;
 * an absent day has no punches, worked 0 and "Faltas" = the day's expected hours;
-* every monthly amount is the sum of the daily amounts of the same employee and month.
+* every monthly amount is the sum of the daily amounts of the same employee and competence.
 
 Punches: ``type`` "O" (clock), "I" (manual entry: at the scheduled time) or "BI" (break records:
 the break's ``saida-k``/``entrada-(k+1)`` of employees who clock their breaks separately). Labels
 alternate ``entrada-1``, ``saida-1``, ``entrada-2``, ``saida-2``. A night shift belongs to the day
 it starts: day 2025-04-10, ``entrada-1`` 2200 dated 2025-04-10, ``saida-2`` 0600 dated 2025-04-11.
+What real clocks add, each drawn from its own hash so that no amount above depends on it:
+
+* *double taps*: about one worked day in 32, one punch is listed twice in a row, either exactly
+  (the same type) or with a manual inclusion "I" of the same time and label (of a clock punch "O"
+  or a break record "BI"; an "I" punch is doubled by an "O" one);
+* *pause records*: part-time employees record a 9 to 15 minute pause inside their first period on
+  about half of their days, as "BI" punches labelled ``pausa`` (the pause start, and usually its
+  end). A pause is paid rest: it changes neither the time worked nor the break ("Intervalo").
 
 Choices where the API is silent:
 
-* ``dismissed`` employees are dismissed *in the month being reckoned*, on their ``dismissal_day``
-  (their last day of data). They appear only with ``rescission=True`` (which, as in the API,
+* ``dismissed`` employees are dismissed *in the period being reckoned*, on its ``dismissal_day``-th
+  day (their last day of data). They appear only with ``rescission=True`` (which, as in the API,
   requires ``registers``: :class:`ValueError` otherwise) and only when named.
 * "No data" means no scheduled working day in the employee's period of the month (e.g. admitted
   after it). With ``allow_empty=True`` such an employee yields ``results: []`` / ``daily: []``.
@@ -70,6 +86,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 __all__ = [
+    "DEFAULT_CLOSING_DAY",
     "EVENTS",
     "FEATURES",
     "Branch",
@@ -87,6 +104,8 @@ __all__ = [
 
 #: Features of a reckon, as the API names them.
 FEATURES: tuple[str, ...] = ("daily.punches", "daily.totals", "monthly")
+#: The day of the month on which the synthetic company closes its period (see :class:`SyntheticCompany`).
+DEFAULT_CLOSING_DAY = 25
 
 ShiftKind = Literal["day", "night", "part-time"]
 
@@ -286,6 +305,8 @@ class Employee:
     job_level: int
     salary: float
     birth_date: date
+    split_month: bool = False
+    """PontoWeb gives this employee's days in two daily records (the period's first and second half)."""
 
 
 class Event(NamedTuple):
@@ -439,7 +460,11 @@ _LATE = (15, 21, 30, 45)
 _BREAK_EXTRA = (0, 0, 0, 3, 3, 6, 6, 9)
 _NIGHT_WINDOWS = ((0, 300), (1320, 1740))  # 00:00-05:00 and 22:00-05:00 of the next day
 _TOLERANCE = 10
-_LABELS = tuple(f"{kind}-{k}" for k in range(1, 6) for kind in ("entrada", "saida"))
+_PAUSE_KEY = 0x9A05E
+_DOUBLE_TAP_KEY = 0xD0B1E7A9
+_PAUSE_LABEL = "pausa"
+_PAUSE_AFTER = (84, 90, 99, 105)  # minutes after the first entry (3-minute grid)
+_PAUSE_LENGTH = (9, 12, 15, 15)
 
 
 class _Day(NamedTuple):
@@ -451,6 +476,8 @@ class _Day(NamedTuple):
 
 
 class _Month(NamedTuple):
+    """The days of a competence's period (the calendar month, or the period closing on a day)."""
+
     year: int
     month: int
     first: date
@@ -466,18 +493,21 @@ class _DaySim(NamedTuple):
     night: int
     breaks: int
     absence: int
-    punches: list[tuple[int, str]]
-    """(minute from the day's midnight, type); empty when absent."""
+    punches: list[tuple[int, str, str]]
+    """(minute from the day's midnight, type, label) in the order PontoWeb lists them; empty when
+    absent. Holds the day's double taps and pause records too."""
 
 
-def _simulate_day(periods: tuple[tuple[int, int], ...], h: int, absence_rate: int, bi: bool) -> _DaySim:
+def _simulate_day(
+    periods: tuple[tuple[int, int], ...], h: int, absence_rate: int, bi: bool, pauses: bool = False
+) -> _DaySim:
     expected = sum(e - s for s, e in periods)
     if (h & 1023) < absence_rate:
         return _DaySim(expected, 0, 0, 0, 0, 0, expected, [])
     extra = _OVERTIME[(h >> 14) & 7] if ((h >> 10) & 15) == 0 else 0
     late = _LATE[(h >> 22) & 3] if ((h >> 17) & 31) == 0 else 0
     last = len(periods) - 1
-    punches: list[tuple[int, str]] = []
+    punches: list[tuple[int, str, str]] = []
     worked = breaks = night = 0
     prev_out = prev_end = 0
     for k, (start, end) in enumerate(periods):
@@ -506,9 +536,28 @@ def _simulate_day(periods: tuple[tuple[int, int], ...], h: int, absence_rate: in
             overlap = min(t_out, w_end) - max(t_in, w_start)
             if overlap > 0:
                 night += overlap
-        punches.append((t_in, kind_in))
-        punches.append((t_out, kind_out))
+        punches.append((t_in, kind_in, f"entrada-{k + 1}"))
+        punches.append((t_out, kind_out, f"saida-{k + 1}"))
         prev_out, prev_end = t_out, end
+    # Extras drawn from their own hashes, so that the figures above never depend on them.
+    if pauses:
+        hp = _mix(h ^ _PAUSE_KEY)
+        if hp & 1:  # a pause inside the first period, recorded as break records ("BI", no entry/exit)
+            t_in, t_out = punches[0][0], punches[1][0]
+            begin = t_in + _PAUSE_AFTER[(hp >> 1) & 3]
+            length = _PAUSE_LENGTH[(hp >> 3) & 3]
+            if begin + length < t_out:
+                records = [(begin, "BI", _PAUSE_LABEL)]
+                if (hp >> 5) & 7:  # now and then the end of the pause was not recorded
+                    records.append((begin + length, "BI", _PAUSE_LABEL))
+                punches[1:1] = records
+    hd = _mix(h ^ _DOUBLE_TAP_KEY)
+    if (hd & 31) == 0:  # a double tap: the same punch twice, or a manual inclusion "I" of a punch
+        labelled = [i for i, p in enumerate(punches) if p[2] != _PAUSE_LABEL]
+        i = labelled[(hd >> 5) % len(labelled)]
+        minute, kind, label = punches[i]
+        copy = kind if (hd >> 12) & 1 else ("O" if kind == "I" else "I")
+        punches.insert(i + 1, (minute, copy, label))
     diff = worked - expected
     overtime = diff if diff > _TOLERANCE else 0
     short = -diff if diff < -_TOLERANCE else 0
@@ -528,10 +577,22 @@ def _parse_period(month: str | int, year: str | int) -> tuple[int, int]:
     return m, y
 
 
+def _period_end(year: int, month: int, closing_day: int | None) -> date:
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, last if closing_day is None else min(closing_day, last))
+
+
 @functools.lru_cache(maxsize=64)
-def _month(year: int, month: int) -> _Month:
-    first = date(year, month, 1)
-    n = calendar.monthrange(year, month)[1]
+def _month(year: int, month: int, closing_day: int | None = None) -> _Month:
+    """The period of competence ``month/year``: it ends on ``closing_day`` (or the month's last day)
+    and starts the day after the previous period ended."""
+    end = _period_end(year, month, closing_day)
+    if year == 1 and month == 1:
+        first = date(1, 1, 1)
+    else:
+        prev_year, prev_month = (year - 1, 12) if month == 1 else (year, month - 1)
+        first = _period_end(prev_year, prev_month, closing_day) + timedelta(days=1)
+    n = (end - first).days + 1
     days = []
     for i in range(n + 1):
         d = first + timedelta(days=i)
@@ -561,13 +622,28 @@ class SyntheticCompany:
     :param employees: number of employees (>= 0).
     :param seed: any integer; changes names, identifiers, shifts and every punch.
     :param company: PontoWeb company code (kept for the pages and answers built around the records).
+    :param closing_day: the day of the month on which the company closes its period: a reckon of
+        competence ``MM/YYYY`` covers the day after the previous period's close to this day of ``MM``
+        (default :data:`DEFAULT_CLOSING_DAY`, 25: 04/2025 is 26/03/2025 to 25/04/2025); ``None``
+        (or 31): the calendar month.
     """
 
-    def __init__(self, employees: int = 50, seed: int = 42, company: str = "a000101") -> None:
+    def __init__(
+        self,
+        employees: int = 50,
+        seed: int = 42,
+        company: str = "a000101",
+        closing_day: int | None = DEFAULT_CLOSING_DAY,
+    ) -> None:
         if employees < 0:
             raise ValueError(f"employees must be >= 0, got {employees}")
+        if closing_day is not None and (
+            isinstance(closing_day, bool) or not isinstance(closing_day, int) or not 1 <= closing_day <= 31
+        ):
+            raise ValueError(f"closing_day must be 1 to 31 or None, got {closing_day!r}")
         self.seed = seed
         self.company = company
+        self.closing_day = None if closing_day == 31 else closing_day
         self._key = _hash(seed, 0xC0)
         self._cpf_offset = _hash(seed, 5) % _CPF_LIMIT
         self._pis_offset = _hash(seed, 6) % _CPF_SPACE
@@ -614,7 +690,8 @@ class SyntheticCompany:
         h2 = _mix(h)
         off = self._key
         # block patterns: exactly one night and one part-time employee in every 10, one dismissed in
-        # every 25, one late admission and one alphanumeric registration in every 20
+        # every 25, one late admission and one alphanumeric registration in every 20, one split month
+        # in every 10
         slot10 = (3 * i + off) % 10
         shift: ShiftKind
         if slot10 == 0:
@@ -673,6 +750,7 @@ class SyntheticCompany:
             job_level=level,
             salary=salary,
             birth_date=birth,
+            split_month=(17 * i + (off >> 32)) % 10 == 3,
         )
 
     def employee(self, registration: str) -> Employee | None:
@@ -691,11 +769,11 @@ class SyntheticCompany:
     # ---------------------------------------------------------------------------------- reckon
 
     def _period(self, e: Employee, m: _Month) -> tuple[int, int]:
-        """Indexes ``(start, end)`` of the employee's days in the month; ``start > end``: none."""
+        """Indexes ``(start, end)`` of the employee's days in the period; ``start > end``: none."""
         n = len(m.days)
         if e.admission > m.last:
             return n, n - 1
-        start = 0 if e.admission <= m.first else e.admission.day - 1
+        start = 0 if e.admission <= m.first else (e.admission - m.first).days
         end = (e.dismissal_day or n) - 1 if e.dismissed else n - 1
         return start, min(end, n - 1)
 
@@ -705,6 +783,14 @@ class SyntheticCompany:
         if day.weekday == 5 and hor.saturday and day.week_parity == parity:
             return hor.saturday
         return ()
+
+    def _working_days(self, e: Employee, m: _Month, start: int, end: int) -> int:
+        """How many scheduled days the employee has in ``start..end`` (capped at 2: enough to split)."""
+        if end - start >= 6:
+            return 2  # a whole week always holds weekdays
+        hor = self._horary_by_code[e.horary]
+        parity = (self._ekey(e.index) >> 5) & 1
+        return min(2, sum(1 for k in range(start, end + 1) if self._periods_of(hor, m.days[k], parity)))
 
     def _has_data(self, e: Employee, m: _Month, start: int, end: int) -> bool:
         if end - start >= 6:
@@ -784,10 +870,15 @@ class SyntheticCompany:
     ) -> int:
         """How many records :meth:`reckon_records` yields for the same arguments, without making them."""
         punches, totals, monthly = self._features(features)
-        per = int(punches or totals) + int(monthly)
+        daily = punches or totals
         mo, ye = _parse_period(month, year)
-        m = _month(ye, mo)
-        return per * sum(1 for _ in self._select(m, registers, locations, rescission, allow_empty))
+        m = _month(ye, mo, self.closing_day)
+        count = 0
+        for e, start, end, has in self._select(m, registers, locations, rescission, allow_empty):
+            count += int(monthly)
+            if daily:
+                count += 2 if has and e.split_month and self._working_days(e, m, start, end) > 1 else 1
+        return count
 
     def reckon_records(
         self,
@@ -811,9 +902,9 @@ class SyntheticCompany:
         """
         punches, totals, monthly = self._features(features)
         mo, ye = _parse_period(month, year)
-        m = _month(ye, mo)
+        m = _month(ye, mo, self.closing_day)
         if payment_date is None:
-            payment_date = m.last.isoformat()
+            payment_date = _period_end(ye, mo, None).isoformat()
         else:
             try:
                 datetime.strptime(payment_date, "%Y-%m-%d")
@@ -873,12 +964,14 @@ class SyntheticCompany:
                         daily.append(entry)
                 dsr = sum(1 for k in range(start, end + 1) if m.days[k].weekday == 6)
             if want_daily:
-                yield {
-                    "employee": e.registration,
-                    "paymentDate": payment_date,
-                    "infotype": infotype,
-                    "daily": daily,
-                }
+                parts = [daily[: len(daily) // 2], daily[len(daily) // 2 :]] if e.split_month else [daily]
+                for part in parts if all(parts) else [daily]:
+                    yield {
+                        "employee": e.registration,
+                        "paymentDate": payment_date,
+                        "infotype": infotype,
+                        "daily": part,
+                    }
             if want_monthly:
                 results = _results(sums, dsr, include_empty_code) if has else []
                 yield {
@@ -899,12 +992,13 @@ class SyntheticCompany:
         parity = (ekey >> 5) & 1
         absence_rate = 80 if (ekey & 7) == 0 else 20
         bi = e.shift == "part-time" or (e.shift == "day" and ((ekey >> 3) & 3) == 0)
+        pauses = e.shift == "part-time"
         out = []
         for k in range(start, end + 1):
             day = m.days[k]
             periods = self._periods_of(hor, day, parity)
             if periods:
-                out.append((day, _simulate_day(periods, _mix(ekey + day.ordinal), absence_rate, bi)))
+                out.append((day, _simulate_day(periods, _mix(ekey + day.ordinal), absence_rate, bi, pauses)))
         return out
 
     # ---------------------------------------------------------------------------------- master data
@@ -1095,12 +1189,12 @@ def _results(totals: Sequence[int], dsr: int | None, include_empty_code: bool) -
     return out
 
 
-def _punches(punches: list[tuple[int, str]], day: _Day) -> list[dict[str, Any]]:
+def _punches(punches: list[tuple[int, str, str]], day: _Day) -> list[dict[str, Any]]:
     out = []
-    for k, (minute, kind) in enumerate(punches):
+    for minute, kind, label in punches:
         if minute >= 1440:
             when, minute = day.next_iso, minute - 1440
         else:
             when = day.iso
-        out.append({"date": when, "hour": _HHMM[minute], "type": kind, "label": _LABELS[k]})
+        out.append({"date": when, "hour": _HHMM[minute], "type": kind, "label": label})
     return out

@@ -33,6 +33,7 @@ from airflow_provider_ahgora.models.voors import (
     UserBody,
 )
 from airflow_provider_ahgora.sandbox.data import (
+    DEFAULT_CLOSING_DAY,
     EVENTS,
     FEATURES,
     Employee,
@@ -43,6 +44,9 @@ from airflow_provider_ahgora.sandbox.data import (
 )
 
 MONTH, YEAR = "04", "2025"
+#: the period of competence 04/2025 of a company that closes on the 25th
+FIRST_DAY, LAST_DAY = date(2025, 3, 26), date(2025, 4, 25)
+PAUSE = "pausa"
 ALL = ["daily.punches", "daily.totals", "monthly"]
 FEATURE_SETS: list[list[str] | None] = [
     None,
@@ -97,7 +101,21 @@ def punch_minute(day: str, punch: dict[str, Any]) -> int:
     return offset * 1440 + int(punch["hour"][:2]) * 60 + int(punch["hour"][2:])
 
 
+def work_punches(punches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entry and exit punches of a day: pause records and double taps left out."""
+    out: list[dict[str, Any]] = []
+    for p in punches:
+        if p["label"] == PAUSE:
+            assert p["type"] == "BI"
+            continue
+        if out and (out[-1]["date"], out[-1]["hour"], out[-1]["label"]) == (p["date"], p["hour"], p["label"]):
+            continue  # a double tap: the same punch again, right after it
+        out.append(p)
+    return out
+
+
 def intervals(day: str, punches: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    punches = work_punches(punches)
     assert len(punches) % 2 == 0
     out = []
     for k in range(0, len(punches), 2):
@@ -109,8 +127,18 @@ def intervals(day: str, punches: list[dict[str, Any]]) -> list[tuple[int, int]]:
 
 
 def by_employee(records: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    """Employee -> their record of this kind; the daily records of a split month joined in one."""
     key = "daily" if kind == "daily" else "results"
-    return {r["employee"]: r for r in records if key in r}
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if key not in r:
+            continue
+        if key == "daily" and r["employee"] in out:
+            joined = out[r["employee"]]
+            out[r["employee"]] = {**joined, "daily": joined["daily"] + r["daily"]}
+        else:
+            out[r["employee"]] = r
+    return out
 
 
 def active_with_data(company: SyntheticCompany) -> list[Employee]:
@@ -174,7 +202,11 @@ def test_every_record_validates_and_has_the_documented_shape(
     feats = set(features or ["monthly"])
     want_daily = bool(feats & {"daily.punches", "daily.totals"})
     per_employee = Counter(r["employee"] for r in records)
-    assert set(per_employee.values()) == {int(want_daily) + int("monthly" in feats)}
+    split = {e.registration for e in company.employees if e.split_month}
+    for employee, count in per_employee.items():
+        assert count == int(want_daily) * (2 if employee in split else 1) + int("monthly" in feats)
+    if want_daily:
+        assert split & set(per_employee), "some months are split in two daily records"
     for i, rec in enumerate(records):
         model = ReckonRecord.model_validate(rec)
         assert model.infotype == "0015"
@@ -184,8 +216,13 @@ def test_every_record_validates_and_has_the_documented_shape(
             {"employee", "paymentDate", "infotype", "daily"},
         )
         if want_daily and "monthly" in feats:
-            # the daily record of an employee comes first, then the monthly one (as in the documents)
-            assert ("daily" in rec) == (i % 2 == 0)
+            # the daily record(s) of an employee come first, then the monthly one (as in the documents)
+            following = records[i + 1] if i + 1 < len(records) else None
+            if "daily" in rec:
+                assert following is not None
+                assert following["employee"] == rec["employee"]
+            else:
+                assert following is None or following["employee"] != rec["employee"]
         if "results" in rec:
             assert model.kind == "monthly"
             check_results(rec["results"], monthly=True)
@@ -197,14 +234,14 @@ def test_every_record_validates_and_has_the_documented_shape(
                 expected_keys += ["results"] if "daily.totals" in feats else []
                 expected_keys += ["punches"] if "daily.punches" in feats else []
                 assert list(day) == expected_keys
-                assert date.fromisoformat(day["day"]).strftime("%Y-%m") == "2025-04"
+                assert FIRST_DAY <= date.fromisoformat(day["day"]) <= LAST_DAY
                 if "results" in day:
                     check_results(day["results"], monthly=False)
                 for p in day.get("punches", []):
                     assert list(p) == ["date", "hour", "type", "label"]
                     assert re.fullmatch(r"([01]\d|2[0-3])[0-5]\d", p["hour"])
                     assert p["type"] in {"O", "I", "BI"}
-                    assert re.fullmatch(r"(entrada|saida)-\d", p["label"])
+                    assert re.fullmatch(r"(entrada|saida)-\d|pausa", p["label"])
         for day in rec.get("daily", []):
             for r in day.get("results", []):
                 assert (r["event"] == "") == (r["name"] == EVENTS["break"].name)
@@ -250,12 +287,17 @@ def test_mix_of_punch_types_registrations_and_saturdays(company: SyntheticCompan
     types = Counter(p["type"] for r in all_records for d in r.get("daily", []) for p in d["punches"])
     assert types["O"] > types["I"] > 0
     assert types["BI"] > 0
-    # BI punches are the break records: saida-k / entrada-(k+1) inside the day
+    # BI punches are the break records: saida-k / entrada-(k+1) or a pause, inside the day
     for r in all_records:
         for d in r.get("daily", []):
-            for k, p in enumerate(d["punches"]):
+            work = work_punches(d["punches"])
+            for k, p in enumerate(work):
                 if p["type"] == "BI":
-                    assert 0 < k < len(d["punches"]) - 1
+                    assert 0 < k < len(work) - 1
+            for p in d["punches"]:
+                if p["label"] == PAUSE:
+                    assert punch_minute(d["day"], work[0]) < punch_minute(d["day"], p)
+                    assert punch_minute(d["day"], p) < punch_minute(d["day"], work[1])
     assert any(not e.registration.isdigit() for e in company.employees)
     assert all(re.fullmatch(r"\d{6}|\d{2}[a-z]\d{3}[A-Z]", e.registration) for e in company.employees)
     weekdays = Counter(
@@ -392,7 +434,7 @@ def test_night_shift_crosses_midnight(company: SyntheticCompany, all_records):
         for day in daily[reg]["daily"]:
             if not day["punches"]:
                 continue
-            first, last = day["punches"][0], day["punches"][-1]
+            first, last = work_punches(day["punches"])[0], day["punches"][-1]
             assert first["date"] == day["day"]
             assert first["label"] == "entrada-1"
             assert first["hour"] >= "2100"
@@ -401,10 +443,10 @@ def test_night_shift_crosses_midnight(company: SyntheticCompany, all_records):
             crossing += 1
             assert amounts(day["results"])["night"] > 0
     assert crossing > 10
-    # a shift that starts on the month's last working day ends in the next month
+    # a shift that starts on the period's last day (Friday 25/04) ends in the next period
     last_day = {d["day"]: d for reg in night for d in daily[reg]["daily"] if d["punches"]}
-    if "2025-04-30" in last_day:
-        assert last_day["2025-04-30"]["punches"][-1]["date"] == "2025-05-01"
+    assert "2025-04-25" in last_day
+    assert last_day["2025-04-25"]["punches"][-1]["date"] == "2025-04-26"
 
 
 def test_daily_totals_agree_with_punches(all_records):
@@ -484,6 +526,119 @@ def test_absent_days_are_listed_without_punches_with_punches_alone(company: Synt
 
 
 # --------------------------------------------------------------------------------------------------
+# what real clocks and closings add: a cut-off period, split months, double taps, pause records
+# --------------------------------------------------------------------------------------------------
+
+
+def all_days(records: list[dict[str, Any]]) -> list[date]:
+    return sorted({date.fromisoformat(d["day"]) for r in records for d in r.get("daily", [])})
+
+
+def test_the_period_closes_on_the_25th_by_default(company: SyntheticCompany, all_records):
+    assert company.closing_day == DEFAULT_CLOSING_DAY == 25
+    days = all_days(all_records)
+    # 26/03/2025 is a Wednesday, 25/04/2025 a Friday: both are worked
+    assert (days[0], days[-1]) == (FIRST_DAY, LAST_DAY)
+    # consecutive competences follow each other: 05/2025 starts the day after 04/2025 ends
+    may = all_days(list(company.reckon_records("05", "2025", features=["daily.totals"])))
+    assert may[0] > LAST_DAY
+    assert may[-1] <= date(2025, 5, 25)
+    # a closing day past a month's end: February ends on its last day, March starts on the 1st
+    thirty = SyntheticCompany(30, seed=3, closing_day=30)
+    feb = all_days(list(thirty.reckon_records("02", "2025", features=["daily.totals"])))
+    mar = all_days(list(thirty.reckon_records("03", "2025", features=["daily.totals"])))
+    assert feb[0] >= date(2025, 1, 31)
+    assert feb[-1] <= date(2025, 2, 28) < mar[0]
+    assert mar[-1] <= date(2025, 3, 30)
+
+
+def test_calendar_months_with_closing_day_none():
+    calendar_month = SyntheticCompany(30, seed=3, closing_day=None)
+    days = all_days(list(calendar_month.reckon_records(MONTH, YEAR, features=["daily.totals"])))
+    assert date(2025, 4, 1) <= days[0]
+    assert days[-1] <= date(2025, 4, 30)
+    assert days[-1] == date(2025, 4, 30)  # a Wednesday
+    same = SyntheticCompany(30, seed=3, closing_day=31)
+    assert list(same.reckon_records(MONTH, YEAR, features=ALL)) == list(
+        calendar_month.reckon_records(MONTH, YEAR, features=ALL)
+    )
+    for bad in (0, 32, True, "25"):
+        with pytest.raises(ValueError, match="closing_day"):
+            SyntheticCompany(3, closing_day=bad)  # type: ignore[arg-type]
+
+
+def test_split_months_come_as_two_consecutive_daily_records(company: SyntheticCompany, all_records):
+    split = [e for e in company.employees if e.split_month]
+    assert 0 < len(split) <= len(company.employees) // 10 + 1
+    seen = 0
+    for e in split:
+        mine = [r for r in all_records if r["employee"] == e.registration]
+        if not mine:
+            continue  # dismissed, or admitted later
+        seen += 1
+        assert ["daily" in r for r in mine] == [True, True, False]
+        first, second = mine[0]["daily"], mine[1]["daily"]
+        assert first
+        assert second
+        assert first[-1]["day"] < second[0]["day"]  # in order, no day in common
+        assert abs(len(first) - len(second)) <= 1
+        for key in ("employee", "paymentDate", "infotype"):
+            assert mine[0][key] == mine[1][key]
+    assert seen
+    others = {e.registration for e in company.employees if not e.split_month}
+    per_employee = Counter(r["employee"] for r in all_records if "daily" in r)
+    assert all(per_employee[reg] == 1 for reg in others if reg in per_employee)
+
+
+def test_double_taps_repeat_a_punch_exactly_or_as_a_manual_inclusion(all_records):
+    exact = manual = 0
+    for r in all_records:
+        for d in r.get("daily", []):
+            punches = d["punches"]
+            for a, b in itertools.pairwise(punches):
+                if (a["date"], a["hour"], a["label"]) == (b["date"], b["hour"], b["label"]):
+                    if a["type"] == b["type"]:
+                        exact += 1
+                    else:
+                        assert "I" in {a["type"], b["type"]}
+                        manual += 1
+            # a label is never given twice at different times: a tap is the same punch again
+            times: dict[str, set[tuple[str, str]]] = {}
+            for p in punches:
+                if p["label"] != PAUSE:
+                    times.setdefault(p["label"], set()).add((p["date"], p["hour"]))
+            assert all(len(t) == 1 for t in times.values())
+    assert exact > 0
+    assert manual > 0
+
+
+def test_pause_records_are_break_punches_of_part_time_employees(company: SyntheticCompany, all_records):
+    pairs = singles = 0
+    for r in all_records:
+        for d in r.get("daily", []):
+            pauses = [p for p in d["punches"] if p["label"] == PAUSE]
+            if not pauses:
+                continue
+            assert company.employee(r["employee"]).shift == "part-time"  # type: ignore[union-attr]
+            assert all(p["type"] == "BI" for p in pauses)
+            if len(pauses) == 2:
+                pairs += 1
+                length = punch_minute(d["day"], pauses[1]) - punch_minute(d["day"], pauses[0])
+                assert 9 <= length <= 15
+            else:
+                assert len(pauses) == 1  # the end of the pause was not recorded
+                singles += 1
+    assert pairs > singles > 0
+
+
+def test_quirks_depend_on_the_seed_only():
+    a, b = SyntheticCompany(60, seed=8), SyntheticCompany(60, seed=8)
+    assert [e.split_month for e in a.employees] == [e.split_month for e in b.employees]
+    c = SyntheticCompany(60, seed=9)
+    assert [e.split_month for e in a.employees] != [e.split_month for e in c.employees]
+
+
+# --------------------------------------------------------------------------------------------------
 # filters and options
 # --------------------------------------------------------------------------------------------------
 
@@ -529,7 +684,8 @@ def test_rescission_names_dismissed_employees(company: SyntheticCompany):
     daily = by_employee(records, "daily")[d.registration]["daily"]
     assert daily
     assert d.dismissal_day is not None
-    assert max(date.fromisoformat(x["day"]).day for x in daily) <= d.dismissal_day
+    # dismissed on the dismissal_day-th day of the period
+    assert max(date.fromisoformat(x["day"]) for x in daily) <= FIRST_DAY + timedelta(days=d.dismissal_day - 1)
     with pytest.raises(ValueError, match="rescission"):
         company.reckon_records(MONTH, YEAR, rescission=True)
 
@@ -632,7 +788,7 @@ def test_twenty_thousand_employees_build_and_count_fast():
     assert len(c.employees) == 20_000
     assert len({e.cpf for e in c.employees}) == 20_000
     assert len({e.registration for e in c.employees}) == 20_000
-    assert 2 * 18_000 < total <= 2 * 20_000
+    assert 2 * 18_000 < total <= 2 * 20_000 + 2_000  # one month in ten comes in two daily records
 
 
 def test_records_are_lazy():

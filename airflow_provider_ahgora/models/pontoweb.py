@@ -57,7 +57,14 @@ from airflow_provider_ahgora.models._base import (
     ResponseModel,
     Year,
 )
-from airflow_provider_ahgora.models.vocabulary import Feature
+from airflow_provider_ahgora.models.vocabulary import (
+    Feature,
+    MonitorStatus,
+    ReckonState,
+    is_known,
+    parse,
+    parse_or_none,
+)
 from airflow_provider_ahgora.registry import PUSH_ROUTES
 
 __all__ = [
@@ -378,7 +385,12 @@ class ReckonStartResponse(ResponseModel):
 
 
 class ReckonStatus(ResponseModel):
-    """200 of ``GET /reckons/process/status/{process}``. Unknown ``status`` strings are kept."""
+    """200 of ``GET /reckons/process/status/{process}``.
+
+    ``status`` is kept as received; :attr:`state` reads it through the status vocabulary
+    (case-insensitively) and raises :class:`~airflow_provider_ahgora.exceptions.AhgoraUnknownValueError`
+    for a value the documents do not list: it is never taken to mean "still running".
+    """
 
     status: LenientStr
     unique: LenientStr | None = None
@@ -387,17 +399,22 @@ class ReckonStatus(ResponseModel):
     progress: Progress | None = None
 
     @property
+    def state(self) -> ReckonState:
+        """The status as a :class:`~airflow_provider_ahgora.models.vocabulary.ReckonState`."""
+        return parse(ReckonState, self.status, "reckon status")
+
+    @property
     def is_done(self) -> bool:
-        return self.status == "done"
+        return self.state is ReckonState.DONE
 
     @property
     def is_error(self) -> bool:
-        return self.status == "error"
+        return self.state is ReckonState.ERROR
 
     @property
     def is_terminal(self) -> bool:
-        """Finished, well or badly. An unknown status is not terminal (keep polling)."""
-        return self.is_done or self.is_error
+        """Finished, well or badly (an unknown status raises, see :attr:`state`)."""
+        return self.state.is_terminal
 
     @property
     def percent(self) -> float:
@@ -405,7 +422,7 @@ class ReckonStatus(ResponseModel):
         done = self.progress.done if self.progress else None
         total = self.progress.total if self.progress else None
         if not total or done is None or total <= 0:
-            return 100.0 if self.is_done else 0.0
+            return 100.0 if is_known(ReckonState, self.status) and self.is_done else 0.0
         return max(0.0, min(100.0, 100.0 * done / total))
 
 
@@ -496,15 +513,26 @@ class ProcessError(ResponseModel):
     message: LenientStr | None = None
 
 
+def _php_empty(value: Any) -> Any:
+    """PHP encodes an empty associative array as ``[]``: read an empty list where an object is meant."""
+    return {} if isinstance(value, list) and not value else value
+
+
+def _empty_errors(value: Any) -> Any:
+    """``errors`` as ``{}`` (an empty PHP array encoded as an object) is an empty list."""
+    return [] if isinstance(value, Mapping) and not value else value
+
+
 class ProcessData(ResponseModel):
-    errors: list[ProcessError] | None = None
+    errors: Annotated[list[ProcessError] | None, BeforeValidator(_empty_errors)] = None
 
 
 class ProcessStatus(ResponseModel):
     """200 of ``GET /process`` (the process monitor), ``Accept-Version: v2``.
 
-    ``status``: "done" (all records succeeded), "warning" (some failed), "error" (all failed);
-    unknown strings are kept. The work is finished when ``progress.done`` reaches ``progress.total``.
+    ``status``: "done" (all records succeeded), "warning" (some failed), "error" (all failed); it is
+    kept as received and read through the status vocabulary by :attr:`outcome`. The work is finished
+    when ``progress.done`` reaches ``progress.total``. ``data`` may come as ``[]`` (PHP's empty object).
     """
 
     company: LenientStr | None = None
@@ -512,15 +540,34 @@ class ProcessStatus(ResponseModel):
     subunique: LenientStr | None = None
     status: LenientStr | None = None
     progress: Progress | None = None
-    data: ProcessData | None = None
+    data: Annotated[ProcessData | None, BeforeValidator(_php_empty)] = None
 
     @property
     def is_finished(self) -> bool:
-        """``done`` has reached ``total``. A total of 0 or missing counts as not known yet."""
+        """``done`` has reached ``total`` (a total of 0 or missing counts as not known yet), and the
+        status, if any, is not ``processing``."""
         if self.progress is None:
             return False
         done, total = self.progress.done, self.progress.total
-        return done is not None and total is not None and total > 0 and done >= total
+        if done is None or total is None or total <= 0 or done < total:
+            return False
+        return parse_or_none(MonitorStatus, self.status, "process monitor status") is not MonitorStatus.PROCESSING
+
+    @property
+    def outcome(self) -> MonitorStatus:
+        """How a finished push went: the monitor's status through the vocabulary; when it gives none,
+        what its errors say (none: ``done``; as many as the records: ``error``; else ``warning``).
+
+        :raises AhgoraUnknownValueError: for a status the documents do not list.
+        """
+        status = parse_or_none(MonitorStatus, self.status, "process monitor status")
+        if status is not None:
+            return status
+        failed = len(self.errors)
+        total = self.progress.total if self.progress is not None else None
+        if failed == 0:
+            return MonitorStatus.DONE
+        return MonitorStatus.ERROR if total is not None and failed >= total else MonitorStatus.WARNING
 
     @property
     def errors(self) -> list[ProcessError]:

@@ -10,51 +10,50 @@ JSON-serialisable event, whatever happens:
 ``error``      PontoWeb says the reckon ended in ``error``
 ``timeout``    ``end_time`` passed first (checked after every poll, failed or not)
 ``failed``     a fatal error: credentials refused, no permission, unknown process, bad
-               connection, or anything unexpected (``error_type`` names the exception)
+               connection, a status the documents do not list (named in ``message``), or
+               anything unexpected (``error_type`` names the exception)
 =============  ==========================================================================
 
-Transient failures (5xx, 429, resets, timeouts) that survive the hook's own retries are never
-fatal: they are logged and polling goes on until ``end_time``.
+Statuses are read case-insensitively (``DONE`` is done). Transient failures (5xx, 429, resets,
+timeouts, malformed answers such as a gateway's page or ``{}``) that survive the hook's own retries
+are never fatal: they are logged and polling goes on until ``end_time``. The pace is the polling
+policy's (:mod:`airflow_provider_ahgora.polling`), the meaning of each answer the reckon watch's
+(:mod:`airflow_provider_ahgora.watches`): the operator's and sensor's blocking waits read the same.
+Nothing here blocks the triggerer's event loop: the hook and models are imported in a worker thread,
+the connection is looked up asynchronously and every call runs off the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_ahgora.exceptions import AhgoraConfigError, AhgoraTransientError
+from airflow_provider_ahgora.exceptions import AhgoraConfigError
+from airflow_provider_ahgora.polling import BACKOFF_FACTOR as BACKOFF_FACTOR  # re-exported
+from airflow_provider_ahgora.polling import FINAL_POLL_GRACE, Pacer, wait_async
+from airflow_provider_ahgora.watches import ReckonWatch
+from airflow_provider_ahgora.watches import describe_progress as describe_progress  # re-exported
+from airflow_provider_ahgora.watches import progress_of as progress_of  # re-exported
 
 if TYPE_CHECKING:
     from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-    from airflow_provider_ahgora.models.pontoweb import ReckonStatus
 
 __all__ = ["BACKOFF_FACTOR", "PontoWebReckonTrigger"]
 
-#: How much the polling interval grows after a poll that shows no progress.
-BACKOFF_FACTOR = 1.5
 
+async def load_hook_module() -> None:
+    """Import the hook and the models in a worker thread: the first import of pydantic and the models
+    takes a good part of a second, which must not block the triggerer's event loop."""
+    import sys
 
-def progress_of(status: ReckonStatus | None) -> dict[str, int | None]:
-    """``{"done", "total"}`` as plain ints (or None when unknown)."""
-    progress = status.progress if status is not None else None
-    return {
-        "done": progress.done if progress is not None else None,
-        "total": progress.total if progress is not None else None,
-    }
+    if "airflow_provider_ahgora.hooks.pontoweb" not in sys.modules:
+        import importlib
 
-
-def describe_progress(status: ReckonStatus | None) -> str:
-    """``"done/total (pct%)"``, e.g. ``"3/10 (30%)"``; ``?`` for unknown values."""
-    if status is None:
-        return "no status received yet"
-    progress = progress_of(status)
-    done = "?" if progress["done"] is None else progress["done"]
-    total = "?" if progress["total"] is None else progress["total"]
-    return f"{done}/{total} ({status.percent:.0f}%)"
+        await asyncio.to_thread(importlib.import_module, "airflow_provider_ahgora.hooks.pontoweb")
+        await asyncio.to_thread(importlib.import_module, "airflow_provider_ahgora.models.pontoweb")
 
 
 class PontoWebReckonTrigger(BaseTrigger):
@@ -70,7 +69,7 @@ class PontoWebReckonTrigger(BaseTrigger):
     """
 
     #: Seconds a poll may still take once the deadline has come (the final poll at the deadline).
-    final_poll_grace: float = 60.0
+    final_poll_grace: float = FINAL_POLL_GRACE
 
     def __init__(
         self,
@@ -139,99 +138,16 @@ class PontoWebReckonTrigger(BaseTrigger):
             }
         yield TriggerEvent(payload)
 
-    def _past_deadline(self) -> bool:
-        return self.end_time is not None and time.time() >= self.end_time
-
-    def _poll_budget(self) -> float | None:
-        """How long one poll may take: until the deadline, and at least the final-poll grace."""
-        if self.end_time is None:
-            return None
-        return max(self.end_time - time.time(), self.final_poll_grace)
-
-    async def _poll(self, hook: PontoWebHook) -> ReckonStatus:
-        budget = self._poll_budget()
-        call = hook.aget_reckon_status(self.process)
-        if budget is None:
-            return await call
-        try:
-            return await asyncio.wait_for(call, timeout=budget)
-        except asyncio.TimeoutError:
-            raise AhgoraTransientError(
-                f"no answer before the deadline (waited {budget:.0f} s)", service="PontoWeb"
-            ) from None
-
     async def _wait(self) -> dict[str, Any]:
+        await load_hook_module()
         hook = self._get_hook()
         try:
-            interval = self.poll_interval
-            last: ReckonStatus | None = None
-            last_seen: tuple[Any, ...] | None = None
-            last_failure: str | None = None
-            polls = 0
-            while True:
-                polls += 1
-                try:
-                    status = await self._poll(hook)
-                except AhgoraTransientError as exc:
-                    last_failure = str(exc)
-                    self.log.warning(
-                        "PontoWeb reckon %s: poll %d failed (%s); not fatal, polling again",
-                        self.process,
-                        polls,
-                        exc,
-                    )
-                    seen = last_seen  # no news counts as no progress
-                else:
-                    last, last_failure = status, None
-                    self.log.info(
-                        "PontoWeb reckon %s: %s, %s", self.process, status.status, describe_progress(status)
-                    )
-                    if status.is_done:
-                        return self._payload(
-                            "success",
-                            status,
-                            f"PontoWeb reckon {self.process} is done (unique {status.unique}).",
-                        )
-                    if status.is_error:
-                        return self._payload(
-                            "error",
-                            status,
-                            f"PontoWeb reckon {self.process} ended in error in PontoWeb at "
-                            f"{describe_progress(status)}: start a new reckon once the cause is fixed.",
-                        )
-                    seen = (status.status, *progress_of(status).values())
-                if self._past_deadline():
-                    seen_last = (
-                        f"last progress {describe_progress(last)}, status {last.status}"
-                        if last is not None
-                        else "no status was ever received"
-                    )
-                    reason = f"; the last poll failed: {last_failure}" if last_failure else ""
-                    return self._payload(
-                        "timeout",
-                        last,
-                        f"PontoWeb reckon {self.process} did not finish before the timeout: {seen_last}"
-                        f"{reason}. The reckon itself keeps running in PontoWeb (it cannot be cancelled).",
-                    )
-                if seen is not None and seen != last_seen:  # progress moved (or first answer)
-                    interval = self.poll_interval
-                else:
-                    interval = min(interval * BACKOFF_FACTOR, self.max_poll_interval)
-                last_seen = seen
-                delay = interval
-                if self.end_time is not None:
-                    delay = max(0.0, min(delay, self.end_time - time.time()))
-                await asyncio.sleep(delay)
+            await hook.asettings()  # the connection, looked up without blocking the loop
+            watch = ReckonWatch(self.process, self.log)
+            pacer = Pacer(
+                self.poll_interval, self.max_poll_interval, self.end_time, final_grace=self.final_poll_grace
+            )
+            finished = await wait_async(watch.poll_async(hook), pacer)
+            return watch.event(timed_out=not finished)
         finally:
             hook.close()
-
-    def _payload(self, outcome: str, status: ReckonStatus | None, message: str) -> dict[str, Any]:
-        return {
-            "status": outcome,
-            "process": self.process,
-            "unique": status.unique if status is not None else None,
-            "company": status.company if status is not None else None,
-            "reckon_status": status.status if status is not None else None,
-            "progress": progress_of(status),
-            "message": message,
-        }

@@ -15,7 +15,6 @@ import json
 import threading
 import time as real_time
 from collections import Counter
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -25,13 +24,12 @@ import responses
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-from airflow_provider_ahgora.triggers import process as process_mod
 from airflow_provider_ahgora.triggers.process import MAX_ERROR_MESSAGE, PontoWebProcessTrigger
 from airflow_provider_ahgora.triggers.reckon import BACKOFF_FACTOR
 from tests.conftest import PONTOWEB_BASE, PONTOWEB_PASSWORD
+from tests.unit.triggers.conftest import START, FakeClock
 
 MONITOR_URL = f"{PONTOWEB_BASE}/process"
-START = 1_700_000_000.0
 
 
 def state(
@@ -56,47 +54,6 @@ def state(
 
 def running(done: Any = "1", total: Any = "3", sub: str = "111") -> dict[str, Any]:
     return state("done", done, total, sub=sub)
-
-
-class FakeClock:
-    """Stands in for time.time (in the trigger module) and asyncio.sleep (everywhere)."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float, result: Any = None) -> Any:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-        return result
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(process_mod, "time", SimpleNamespace(time=fake.time))
-    monkeypatch.setattr(process_mod.asyncio, "sleep", fake.sleep)
-    return fake
-
-
-@pytest.fixture
-def api(pontoweb_conn):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def no_hook_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hook without retries of its own: one poll = one HTTP call, and only trigger sleeps."""
-
-    def get_hook(self: PontoWebProcessTrigger) -> PontoWebHook:
-        return PontoWebHook(self.pontoweb_conn_id, retry_limit=0)
-
-    monkeypatch.setattr(PontoWebProcessTrigger, "_get_hook", get_hook)
 
 
 class FakeMonitor:
@@ -363,10 +320,36 @@ class TestOutcomes:
         payload = await run_trigger(PontoWebProcessTrigger(subs("1")))
         assert payload["processes"][0]["progress"] == {"done": 4, "total": 4}
 
-    async def test_unknown_status_string_is_kept(self, api, clock):
-        FakeMonitor(api, {"sub:1": [state("partial", "3", "3", sub="1")]})
+    async def test_an_unknown_status_of_a_finished_push_is_unrecognized_never_success(self, api, clock):
+        FakeMonitor(api, {"sub:1": [state("partial", "3", "3", sub="1")], "sub:2": [state(sub="2")]})
+        payload = await run_trigger(PontoWebProcessTrigger(subs("1", "2")))
+        assert payload["status"] == "success"  # every push is accounted for...
+        first, second = payload["processes"]
+        assert first["status"] == "unrecognized"  # ...but this one's outcome is unknown
+        assert "'partial'" in first["message"]
+        assert second["status"] == "done"
+
+    @pytest.mark.parametrize(("given", "expected"), [("ERROR", "error"), ("Warning", "warning"), ("DONE", "done")])
+    async def test_statuses_are_read_case_insensitively(self, api, clock, given, expected):
+        """A monitor answering ``ERROR`` made a push report 0 failures and succeed."""
+        FakeMonitor(api, {"sub:1": [state(given, "3", "3", [("1", "x")], sub="1")]})
         payload = await run_trigger(PontoWebProcessTrigger(subs("1")))
-        assert payload["processes"][0]["status"] == "partial"
+        assert payload["processes"][0]["status"] == expected
+
+    async def test_data_as_an_empty_list_is_phps_empty_object(self, api, clock):
+        """``"data": []`` never validated, so a push waited out its whole timeout."""
+        body = state("done", "3", "3", sub="1")
+        body["data"] = []
+        FakeMonitor(api, {"sub:1": [body]})
+        payload = await run_trigger(PontoWebProcessTrigger(subs("1"), end_time=START + 600))
+        assert payload["status"] == "success"
+        assert payload["processes"][0]["status"] == "done"
+        assert payload["processes"][0]["errors"] == []
+
+    async def test_processing_at_done_equals_total_is_not_finished_yet(self, api, clock):
+        FakeMonitor(api, {"sub:1": [state("processing", "3", "3", sub="1"), state("warning", "3", "3", [("1", "x")], "1")]})
+        payload = await run_trigger(PontoWebProcessTrigger(subs("1")))
+        assert payload["processes"][0]["status"] == "warning"
 
     @pytest.mark.parametrize(
         ("errors", "expected"),
@@ -680,7 +663,7 @@ class TestBackoff:
             seen.append((clock.now, seconds))
             return await sleep(seconds, result)
 
-        monkeypatch.setattr(process_mod.asyncio, "sleep", checked_sleep)
+        monkeypatch.setattr(asyncio, "sleep", checked_sleep)
         payload = await run_trigger(
             PontoWebProcessTrigger(subs("1", "2"), poll_interval=7, max_poll_interval=200, end_time=end_time)
         )

@@ -1,8 +1,8 @@
 """PontoWebReckonTrigger: one JSON-serialisable event, transient errors never fatal, backoff, deadline.
 
 `responses` stands in for the API (the hook's async path runs the sync call in a worker thread, and
-`responses` patches `requests` globally, so it answers there too). A fake clock replaces `time.time`
-in the trigger module and `asyncio.sleep`, so nothing really waits.
+`responses` patches `requests` globally, so it answers there too). The fake clock of this folder's conftest replaces the polling policy's clock and `asyncio.sleep`,
+so nothing really waits.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,13 +18,12 @@ import responses
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-from airflow_provider_ahgora.triggers import reckon as reckon_mod
 from airflow_provider_ahgora.triggers.reckon import PontoWebReckonTrigger, describe_progress
 from tests.conftest import PONTOWEB_BASE, PONTOWEB_PASSWORD
+from tests.unit.triggers.conftest import START, FakeClock
 
 PROCESS = "proc-123"
 STATUS_URL = f"{PONTOWEB_BASE}/reckons/process/status/{PROCESS}"
-START = 1_700_000_000.0
 
 
 def status_body(status: str = "processing", done: Any = 0, total: Any = 10) -> dict[str, Any]:
@@ -36,47 +34,6 @@ def status_body(status: str = "processing", done: Any = 0, total: Any = 10) -> d
         "company": "a133595",
         "progress": {"done": done, "total": total},
     }
-
-
-class FakeClock:
-    """Stands in for time.time (in the trigger module) and asyncio.sleep (everywhere)."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float, result: Any = None) -> Any:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-        return result
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(reckon_mod, "time", SimpleNamespace(time=fake.time))
-    monkeypatch.setattr(reckon_mod.asyncio, "sleep", fake.sleep)
-    return fake
-
-
-@pytest.fixture
-def api(pontoweb_conn):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def no_hook_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hook without retries of its own: one poll = one HTTP call, and only trigger sleeps."""
-
-    def get_hook(self: PontoWebReckonTrigger) -> PontoWebHook:
-        return PontoWebHook(self.pontoweb_conn_id, retry_limit=0)
-
-    monkeypatch.setattr(PontoWebReckonTrigger, "_get_hook", get_hook)
 
 
 def answer_in_turn(api: responses.RequestsMock, *answers: Any) -> list[int]:
@@ -254,8 +211,44 @@ class TestOutcomes:
         assert "ended in error in PontoWeb" in payload["message"]
         assert PROCESS in payload["message"]
 
-    async def test_unknown_status_keeps_polling(self, api, clock):
+    async def test_an_unknown_status_fails_naming_it_and_is_never_still_running(self, api, clock):
         calls = answer_in_turn(api, status_body("queued", 0, 0), status_body("done", 1, 1))
+        payload = await run_trigger(PontoWebReckonTrigger(PROCESS))
+        assert payload["status"] == "failed"
+        assert payload["error_type"] == "AhgoraUnknownValueError"
+        assert "'queued'" in payload["message"]
+        assert "processing, done, error" in payload["message"]
+        assert len(calls) == 1  # not polled again as if it were running
+
+    @pytest.mark.parametrize(("done", "error"), [("DONE", "ERROR"), ("Done", "Error"), (" done ", "error ")])
+    async def test_statuses_are_read_case_insensitively(self, api, clock, done, error):
+        answer_in_turn(api, status_body("PROCESSING", 1, 10), status_body(done, 10, 10))
+        payload = await run_trigger(PontoWebReckonTrigger(PROCESS))
+        assert payload["status"] == "success"
+        api.replace(responses.GET, STATUS_URL, json=status_body(error, 3, 10))
+        payload = await run_trigger(PontoWebReckonTrigger(PROCESS))
+        assert payload["status"] == "error"
+
+    @pytest.mark.parametrize(
+        "odd",
+        [
+            {},
+            {"status": "processing", "progress": "5/10"},
+            ["not", "an", "object"],
+            "<html><body>Bad gateway</body></html>",
+        ],
+    )
+    async def test_a_malformed_answer_while_waiting_is_transient(self, api, clock, no_hook_retries, odd):
+        """One odd 200 from a gateway is polled through, exactly like a 5xx."""
+        calls: list[int] = []
+
+        def callback(request: requests.PreparedRequest):
+            calls.append(1)
+            if len(calls) == 1:
+                return 200, {}, odd if isinstance(odd, str) else json.dumps(odd)
+            return 200, {}, json.dumps(status_body("done", 10, 10))
+
+        api.add_callback(responses.GET, STATUS_URL, callback=callback)
         payload = await run_trigger(PontoWebReckonTrigger(PROCESS))
         assert payload["status"] == "success"
         assert len(calls) == 2
@@ -345,6 +338,9 @@ class TestFailures:
         class HangingHook:
             closed = False
 
+            async def asettings(self) -> None:
+                return None
+
             async def aget_reckon_status(self, process: str):
                 await asyncio.Event().wait()
 
@@ -422,6 +418,9 @@ class TestFailures:
         started = asyncio.Event()
 
         class HangingHook:
+            async def asettings(self) -> None:
+                return None
+
             async def aget_reckon_status(self, process: str):
                 started.set()
                 await asyncio.Event().wait()
@@ -475,7 +474,7 @@ class TestBackoff:
             seen.append((clock.now, seconds))
             return await sleep(seconds, result)
 
-        monkeypatch.setattr(reckon_mod.asyncio, "sleep", checked_sleep)
+        monkeypatch.setattr(asyncio, "sleep", checked_sleep)
         payload = await run_trigger(
             PontoWebReckonTrigger(PROCESS, poll_interval=7, max_poll_interval=200, end_time=end_time)
         )

@@ -22,7 +22,10 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraExpiredError,
     AhgoraNotFoundError,
     AhgoraTransientError,
+    AhgoraUnknownValueError,
 )
+from airflow_provider_ahgora.models.vocabulary import FAIL_ON as FAIL_ON  # re-exported
+from airflow_provider_ahgora.models.vocabulary import FailOn, parse
 from airflow_provider_ahgora.sensors._common import first_poke
 from airflow_provider_ahgora.sensors.reckon import DEFERRAL_TIMEOUT_MARGIN
 
@@ -34,12 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FAIL_ON", "PontoWebProcessSensor"]
 
-#: ``fail_on`` values -> the monitor statuses that fail the task.
-FAIL_ON: dict[str, frozenset[str]] = {
-    "error": frozenset({"error"}),
-    "warning": frozenset({"error", "warning"}),
-    "never": frozenset(),
-}
 #: How many errors a failure message names (the log has them all).
 ERRORS_IN_MESSAGE = 5
 #: How many errors the task log lists.
@@ -129,11 +126,12 @@ class PontoWebProcessSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.poll_interval = float(self.poke_interval if poll_interval is None else poll_interval)
         self.max_poll_interval = max(float(max_poll_interval), self.poll_interval)
-        if fail_on not in FAIL_ON:
+        try:
+            self.fail_on = parse(FailOn, fail_on, "fail_on").value
+        except AhgoraError:
             raise AhgoraConfigError(
-                f"{self.task_id}: fail_on must be one of {', '.join(map(repr, FAIL_ON))}, got {fail_on!r}."
-            )
-        self.fail_on = fail_on
+                f"{self.task_id}: fail_on must be one of {', '.join(repr(f.value) for f in FailOn)}, got {fail_on!r}."
+            ) from None
         if deferrable and self.poll_interval <= 0:
             raise AhgoraConfigError(
                 f"{self.task_id}: poll_interval (or poke_interval) must be positive in deferrable mode, "
@@ -171,13 +169,20 @@ class PontoWebProcessSensor(BaseSensorOperator):
     # -- the outcome ------------------------------------------------------------------------------
 
     def _summary(self, status: ProcessStatus, unique: str | None, subunique: str | None) -> dict[str, Any]:
-        from airflow_provider_ahgora.triggers.process import error_list, outcome_of, progress_dict
+        from airflow_provider_ahgora.watches import error_list, progress_of
 
+        label = self._label(unique, subunique)
+        try:
+            outcome = status.outcome.value
+        except AhgoraUnknownValueError as exc:
+            raise AirflowFailException(
+                f"PontoWeb process {label} finished, but its outcome is unknown: {exc}"
+            ) from exc
         return {
             "unique": unique,
             "subunique": subunique,
-            "status": outcome_of(status),
-            "progress": progress_dict(status),
+            "status": outcome,
+            "progress": progress_of(status),
             "errors": error_list(status),
         }
 
@@ -195,7 +200,7 @@ class PontoWebProcessSensor(BaseSensorOperator):
             self.log.warning("  %s: %s", error.get("identifier"), error.get("message"))
         if len(errors) > ERRORS_IN_LOG:
             self.log.warning("  ... and %d more error(s) (all in the XCom)", len(errors) - ERRORS_IN_LOG)
-        if status in FAIL_ON[self.fail_on]:
+        if status in FAIL_ON[FailOn(self.fail_on)]:
             first = "; ".join(
                 f"{e.get('identifier')}: {e.get('message')}" for e in errors[:ERRORS_IN_MESSAGE]
             )
@@ -220,12 +225,12 @@ class PontoWebProcessSensor(BaseSensorOperator):
             )
             return False
         except (AhgoraNotFoundError, AhgoraExpiredError) as exc:
-            from airflow_provider_ahgora.triggers.process import api_detail
+            from airflow_provider_ahgora.watches import api_detail
 
             raise AirflowFailException(_lost_message(label, api_detail(exc))) from exc
-        from airflow_provider_ahgora.triggers.process import progress_dict
+        from airflow_provider_ahgora.watches import progress_of
 
-        progress = progress_dict(status)
+        progress = progress_of(status)
         self.log.info(
             "PontoWeb process %s: %s, %s/%s record(s), %d error(s) so far",
             label,
@@ -234,7 +239,11 @@ class PontoWebProcessSensor(BaseSensorOperator):
             "?" if progress["total"] is None else progress["total"],
             len(status.errors),
         )
-        if not status.is_finished:
+        try:
+            finished = status.is_finished
+        except AhgoraUnknownValueError as exc:
+            raise AirflowFailException(f"PontoWeb process {label}: {exc}") from exc
+        if not finished:
             return False
         return PokeReturnValue(
             is_done=True, xcom_value=self._finish(self._summary(status, unique, subunique))
@@ -290,6 +299,10 @@ class PontoWebProcessSensor(BaseSensorOperator):
         if outcome == "success" and item:
             if item.get("status") == "lost":
                 raise AirflowFailException(_lost_message(label, str(item.get("message") or "lost")))
+            if item.get("status") == "unrecognized":
+                raise AirflowFailException(
+                    f"PontoWeb process {label} finished, but its outcome is unknown: {item.get('message')}"
+                )
             progress = item.get("progress") or {}
             return self._finish(
                 {

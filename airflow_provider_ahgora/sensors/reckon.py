@@ -16,7 +16,12 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_ahgora.exceptions import AhgoraConfigError, AhgoraError, AhgoraTransientError
+from airflow_provider_ahgora.exceptions import (
+    AhgoraConfigError,
+    AhgoraError,
+    AhgoraTransientError,
+    AhgoraUnknownValueError,
+)
 from airflow_provider_ahgora.sensors._common import first_poke
 
 if TYPE_CHECKING:
@@ -34,15 +39,11 @@ DEFERRAL_TIMEOUT_MARGIN = 180.0
 
 def reckon_summary(status: ReckonStatus) -> dict[str, Any]:
     """The XCom value of the sensor: a small plain dict."""
-    from airflow_provider_ahgora.triggers.reckon import progress_of
+    from airflow_provider_ahgora.watches import ReckonWatch
 
-    return {
-        "process": status.process,
-        "unique": status.unique,
-        "company": status.company,
-        "status": status.status,
-        "progress": progress_of(status),
-    }
+    watch = ReckonWatch(status.process or "", None)
+    watch.last = status
+    return watch.summary()
 
 
 class PontoWebReckonSensor(BaseSensorOperator):
@@ -115,26 +116,28 @@ class PontoWebReckonSensor(BaseSensorOperator):
     # -- poke and reschedule ------------------------------------------------------------------------
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        from airflow_provider_ahgora.watches import ReckonWatch, describe_progress
+
         process = self._process_id()
+        watch = ReckonWatch(process, self.log)
         try:
-            status = self.hook.get_reckon_status(process)
+            watch.observe(self.hook.get_reckon_status(process))
         except AhgoraTransientError as exc:
             self.log.warning(
                 "PontoWeb reckon %s: status call failed (%s); not fatal, will poke again", process, exc
             )
             return False
-        from airflow_provider_ahgora.triggers.reckon import describe_progress
-
-        self.log.info("PontoWeb reckon %s: %s, %s", process, status.status, describe_progress(status))
+        except AhgoraUnknownValueError as exc:
+            raise AirflowFailException(f"PontoWeb reckon {process}: {exc}") from exc
+        status = watch.last
+        assert status is not None
         if status.is_error:
             raise AirflowFailException(
                 f"PontoWeb reckon {process} ended in error in PontoWeb at {describe_progress(status)}: "
                 "start a new reckon once the cause is fixed (retrying this sensor would not help)."
             )
         if status.is_done:
-            summary = reckon_summary(status)
-            summary["process"] = summary["process"] or process
-            return PokeReturnValue(is_done=True, xcom_value=summary)
+            return PokeReturnValue(is_done=True, xcom_value=watch.summary())
         return False
 
     # -- deferrable -------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from airflow_provider_ahgora.exceptions import AhgoraAuthError, AhgoraConfigErro
 from airflow_provider_ahgora.sensors.process import PontoWebProcessSensor
 from airflow_provider_ahgora.sensors.reckon import DEFERRAL_TIMEOUT_MARGIN
 from airflow_provider_ahgora.triggers.process import PontoWebProcessTrigger
+from tests.unit.conftest import EMPTY_PACKAGES, PARSE_TIME_MODULES
 from tests.conftest import PONTOWEB_BASE
 
 try:
@@ -140,7 +141,7 @@ class TestConstruction:
 
     def test_import_and_construction_are_cheap(self):
         code = textwrap.dedent(
-            """
+            f"""
             import sys
             from airflow.providers.common.compat.sdk import BaseSensorOperator
             BaseSensorOperator(task_id="baseline")  # what any DAG file with a sensor costs anyway
@@ -148,10 +149,11 @@ class TestConstruction:
             from airflow_provider_ahgora.sensors.process import PontoWebProcessSensor
             PontoWebProcessSensor(task_id="t", subunique="1", deferrable=True)
             new = set(sys.modules) - before
-            light = ("airflow_provider_ahgora.sensors", "airflow_provider_ahgora.exceptions")
+            light = {PARSE_TIME_MODULES!r}
+            empty = {EMPTY_PACKAGES!r}
             heavy = sorted(
                 m for m in new
-                if (m.startswith("airflow_provider_ahgora.") and not m.startswith(light))
+                if (m.startswith("airflow_provider_ahgora.") and not m.startswith(light) and m not in empty)
                 or m.split(".")[0] in {"requests", "tenacity", "pydantic"}
             )
             assert not heavy, heavy
@@ -203,7 +205,8 @@ class TestPoke:
             ("error", "error", True),
             ("error", "warning", True),
             ("error", "never", False),
-            ("other", "warning", False),
+            ("ERROR", "error", True),
+            ("Warning", "warning", True),
         ],
     )
     def test_outcome_by_status_and_fail_on(self, api, status, fail_on, fails):
@@ -214,13 +217,20 @@ class TestPoke:
             with pytest.raises(AirflowFailException) as info:
                 sensor.poke({})
             message = str(info.value)
-            assert f"status '{status}'" in message
+            assert f"status '{status.lower()}'" in message
             assert "2 of 3 record(s) failed" in message
             assert "000123: PIS inválido; 000456: Data de admissão inválida" in message
             assert SUB in message
         else:
             result = sensor.poke({})
             assert result.xcom_value == xcom(status, errors=errors)
+
+    @pytest.mark.parametrize("fail_on", ["error", "warning", "never"])
+    def test_an_unknown_status_fails_naming_it_whatever_fail_on(self, api, fail_on):
+        """Never success: an outcome the documents do not name is an error that names it."""
+        api.get(MONITOR_URL, json=state("partial", "3", "3", ERRORS))
+        with pytest.raises(AirflowFailException, match="'partial'"):
+            make_sensor(fail_on=fail_on).poke({})
 
     def test_failure_message_names_the_first_few_errors(self, api):
         errors = [(f"{i:06d}", f"bad {i}") for i in range(12)]
@@ -457,12 +467,12 @@ class TestExecuteComplete:
 
     async def test_trigger_event_drives_execute_complete(self, api, monkeypatch):
         """The real trigger's event, fed to execute_complete: the deferred path end to end."""
-        from airflow_provider_ahgora.triggers import process as process_mod
+        import asyncio
 
         async def no_sleep(seconds: float, result: Any = None) -> Any:
             return result
 
-        monkeypatch.setattr(process_mod.asyncio, "sleep", no_sleep)
+        monkeypatch.setattr(asyncio, "sleep", no_sleep)
         api.get(MONITOR_URL, json=state("warning", "1", "3", ERRORS[:1]))
         api.get(MONITOR_URL, json=state("warning", "3", "3", ERRORS))
         trigger = PontoWebProcessTrigger([{"unique": None, "subunique": SUB}])

@@ -27,6 +27,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_ahgora.exceptions import AhgoraAuthError, AhgoraConfigError, AhgoraError
 from airflow_provider_ahgora.sensors.reckon import DEFERRAL_TIMEOUT_MARGIN, PontoWebReckonSensor
 from airflow_provider_ahgora.triggers.reckon import PontoWebReckonTrigger
+from tests.unit.conftest import EMPTY_PACKAGES, PARSE_TIME_MODULES
 from tests.conftest import PONTOWEB_BASE
 
 try:
@@ -120,7 +121,7 @@ class TestConstruction:
 
     def test_import_and_construction_are_cheap(self):
         code = textwrap.dedent(
-            """
+            f"""
             import sys
             from airflow.providers.common.compat.sdk import BaseSensorOperator
             BaseSensorOperator(task_id="baseline")  # what any DAG file with a sensor costs anyway
@@ -128,10 +129,11 @@ class TestConstruction:
             from airflow_provider_ahgora.sensors.reckon import PontoWebReckonSensor
             PontoWebReckonSensor(task_id="t", process="p", deferrable=True)
             new = set(sys.modules) - before
-            light = ("airflow_provider_ahgora.sensors", "airflow_provider_ahgora.exceptions")
+            light = {PARSE_TIME_MODULES!r}
+            empty = {EMPTY_PACKAGES!r}
             heavy = sorted(
                 m for m in new
-                if (m.startswith("airflow_provider_ahgora.") and not m.startswith(light))
+                if (m.startswith("airflow_provider_ahgora.") and not m.startswith(light) and m not in empty)
                 or m.split(".")[0] in {"requests", "tenacity", "pydantic"}
             )
             assert not heavy, heavy
@@ -151,9 +153,14 @@ class TestPoke:
         api.get(STATUS_URL, json=status_body(done=3))
         assert make_sensor().poke({}) is False
 
-    def test_unknown_status_is_not_done(self, api):
+    def test_an_unknown_status_fails_naming_it_never_still_running(self, api):
         api.get(STATUS_URL, json=status_body("queued"))
-        assert make_sensor().poke({}) is False
+        with pytest.raises(AirflowFailException, match="'queued'"):
+            make_sensor().poke({})
+
+    def test_statuses_are_read_case_insensitively(self, api):
+        api.get(STATUS_URL, json=status_body("DONE", "10", "10"))
+        assert make_sensor().poke({}).xcom_value["status"] == "done"
 
     def test_done(self, api):
         api.get(STATUS_URL, json=status_body("done", "10", "10"))

@@ -7,11 +7,21 @@ to test and to call from a TaskFlow task. See :doc:`/transforms` for the formats
   ``"16:30"``, centesimal ``"16,50"``, minutes, punches ``"0800"`` and clock times ``"08:00"``;
 * :mod:`~airflow_provider_ahgora.transforms.payroll`: reckon records -> CSV-ready payroll rows;
 * :mod:`~airflow_provider_ahgora.transforms.timecards`: daily reckon records -> Voors ``timeCard``
-  bodies.
+  bodies, one per employee and competence;
+* :mod:`~airflow_provider_ahgora.transforms.csvfile`: the one CSV writer (dialects, formula
+  injection neutralised, streamed) for every CSV file written.
 """
 
 from __future__ import annotations
 
+from airflow_provider_ahgora.transforms.csvfile import (
+    DEFAULT_DIALECT,
+    DIALECTS,
+    EXCEL_BR,
+    CsvDialect,
+    CsvWriter,
+    csv_cell,
+)
 from airflow_provider_ahgora.transforms.errors import HoursFormatError, InexactHoursError, TransformError
 from airflow_provider_ahgora.transforms.hours import (
     DEFAULT_ROUNDING,
@@ -34,27 +44,46 @@ from airflow_provider_ahgora.transforms.hours import (
     to_whole_minutes,
     value_in_minutes_or_days,
 )
-from airflow_provider_ahgora.transforms.payroll import PAYROLL_COLUMNS, payroll_csv_header, payroll_rows
+from airflow_provider_ahgora.transforms.payroll import (
+    PAYROLL_COLUMNS,
+    PAYROLL_NUMBER_COLUMNS,
+    payroll_csv_header,
+    payroll_rows,
+)
 from airflow_provider_ahgora.transforms.timecards import (
+    BREAK_OBSERVATION,
     DEFAULT_WORKED_TITLE,
+    closing_period,
+    competence_of,
     day_slots,
     default_remote_id,
+    reckon_span,
     time_card,
     time_cards,
     worked_minutes,
 )
 
 __all__ = [
+    "BREAK_OBSERVATION",
+    "DEFAULT_DIALECT",
     "DEFAULT_ROUNDING",
     "DEFAULT_WORKED_TITLE",
+    "DIALECTS",
+    "EXCEL_BR",
     "PAYROLL_COLUMNS",
+    "PAYROLL_NUMBER_COLUMNS",
     "Amount",
+    "CsvDialect",
+    "CsvWriter",
     "HoursFormatError",
     "InexactHoursError",
     "TransformError",
     "centesimal_to_minutes",
     "clock_to_minutes",
     "clock_to_punch",
+    "closing_period",
+    "competence_of",
+    "csv_cell",
     "day_slots",
     "default_remote_id",
     "format_decimal",
@@ -68,6 +97,7 @@ __all__ = [
     "payroll_rows",
     "punch_to_clock",
     "punch_to_minutes",
+    "reckon_span",
     "result_minutes",
     "sexagesimal_to_minutes",
     "sum_minutes",

@@ -1,11 +1,19 @@
-"""Reading reckon records in any of the forms the transforms accept (private helpers)."""
+"""Reading reckon records in any of the forms the transforms accept (private helpers).
+
+Result and punch types are read through the status vocabulary
+(:mod:`airflow_provider_ahgora.models.vocabulary`), the one list of the values PontoWeb documents.
+Importing it costs only :mod:`enum`; it imports the exceptions (and so Airflow) only to raise an
+unknown value, so transforms that meet valid records never import Airflow.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
+from airflow_provider_ahgora.models.vocabulary import PunchType, ResultType, parse, parse_or_none
 from airflow_provider_ahgora.transforms.errors import HoursFormatError, TransformError
 
 OnError = Literal["raise", "skip"]
@@ -102,3 +110,41 @@ def result_label(result: Any) -> str:
 def bad_value(exc: HoursFormatError, result: Any) -> str:
     """The message of a bad result value: which result, what is wrong."""
     return f"{result_label(result)}: {exc}"
+
+
+def result_type(value: Any) -> ResultType:
+    """A result's ``type`` as :class:`~airflow_provider_ahgora.models.vocabulary.ResultType`.
+
+    :raises AhgoraUnknownValueError: (from the vocabulary) for any other value, naming it.
+    """
+    return parse(ResultType, value, "result type")
+
+
+def punch_type(value: Any) -> PunchType | None:
+    """A punch's ``type`` as :class:`~airflow_provider_ahgora.models.vocabulary.PunchType`; ``None``
+    when it is not given (missing or blank).
+
+    :raises AhgoraUnknownValueError: (from the vocabulary) for any other value, naming it.
+    """
+    return parse_or_none(PunchType, value, "punch type")
+
+
+def unknown_value_error() -> type[Exception]:
+    """The vocabulary's ``AhgoraUnknownValueError``, for ``except unknown_value_error():``.
+
+    An ``except`` clause evaluates its expression only when an exception is being matched, so the
+    class (and the exceptions module) is imported only when something went wrong.
+    """
+    from airflow_provider_ahgora.exceptions import AhgoraUnknownValueError
+
+    return AhgoraUnknownValueError
+
+
+def fingerprint(value: Any) -> bytes:
+    """A short digest of a JSON value, the same for equal values whatever their key order.
+
+    Used to tell an identical copy of a record (collapsed) from a different one (refused) without
+    keeping the record itself in memory.
+    """
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()

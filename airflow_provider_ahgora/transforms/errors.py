@@ -1,4 +1,4 @@
-"""Errors of the transforms: a bad amount of hours, and a record that cannot be transformed.
+"""Errors of the transforms: a bad amount of hours, and a record, day or card that cannot be transformed.
 
 Both are :class:`ValueError` subclasses, so ``except ValueError`` catches them. Neither imports
 Airflow: the transforms stay importable (and testable) without it.
@@ -47,10 +47,14 @@ class InexactHoursError(HoursFormatError):
 
 
 class TransformError(ValueError):
-    """A record could not be transformed. The message names the record, the employee and the field.
+    """A record, a day or a card could not be transformed. The message names the record, the
+    employee, the day (when the problem is one day's) and the field, and says why.
 
-    :ivar index: position of the record in the input (0-based; a JSON Lines line number minus one).
+    :ivar index: position of the record in the input (0-based; a JSON Lines line number minus one);
+        ``None`` for a problem of the whole input (e.g. an employee with no daily record at all).
     :ivar employee: the record's ``employee`` (registration), if known.
+    :ivar day: the day concerned, ``"YYYY-MM-DD"``, when the problem is one day's; else ``None``.
+    :ivar competence: the time card concerned, ``"MM/YYYY"``, when the problem is a card's.
     :ivar field: wire path of the bad field, e.g. ``results[2].value`` or
         ``daily[3].punches[1].hour``; ``""`` when the record as a whole is bad.
     :ivar message: what is wrong and, where useful, what to do.
@@ -65,24 +69,39 @@ class TransformError(ValueError):
         employee: str | None = None,
         field: str = "",
         record: Any = None,
+        day: str | None = None,
+        competence: str | None = None,
     ) -> None:
         self.index = index
         self.employee = employee
+        self.day = day
+        self.competence = competence
         self.field = field
         self.message = message
         self.record = record
         super().__init__(self._render())
 
     def _render(self) -> str:
-        where = []
-        if self.index is not None:
-            where.append(f"record {self.index}")
+        prefix = f"record {self.index}" if self.index is not None else "record"
+        about = []
         if self.employee:
-            where.append(f"(employee {self.employee!r})")
-        prefix = " ".join(where) or "record"
+            about.append(f"employee {self.employee!r}")
+        if self.competence:
+            about.append(f"time card {self.competence}")
+        if self.day:
+            about.append(f"day {self.day}")
+        if about:
+            prefix = f"{prefix} ({', '.join(about)})"
         field = f", field {self.field}" if self.field else ""
         return f"{prefix}{field}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serialisable summary (without the record) for a failure report or an XCom."""
-        return {"index": self.index, "employee": self.employee, "field": self.field, "message": self.message}
+        return {
+            "index": self.index,
+            "employee": self.employee,
+            "day": self.day,
+            "competence": self.competence,
+            "field": self.field,
+            "message": self.message,
+        }

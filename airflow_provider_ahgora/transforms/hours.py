@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal, NamedTuple
 
+from airflow_provider_ahgora.transforms._records import result_type
 from airflow_provider_ahgora.transforms.errors import HoursFormatError, InexactHoursError
 
 __all__ = [
@@ -90,7 +91,7 @@ _SEXAGESIMAL = re.compile(r"(-?)([0-9]{1,13}):([0-5][0-9])")
 _CENTESIMAL = re.compile(r"(-?)([0-9]{1,13})[,.]([0-9]{1,30})")
 _INTEGER = re.compile(r"-?[0-9]{1,13}")
 _DAYS = re.compile(r"(-?)([0-9]{1,13})(?:[,.]([0-9]{1,30}))?")
-_PUNCH = re.compile(r"([0-9]{1,2})([0-9]{2})")
+_PUNCH = re.compile(r"([0-9]{2})([0-9]{2})")
 _CLOCK = re.compile(r"([0-9]{2}):([0-9]{2})")
 
 # Bounds that keep every computation exact in a 100-digit context (and messages short).
@@ -110,9 +111,11 @@ EXPECTED_SEXAGESIMAL = "sexagesimal hours 'H:MM' (e.g. '16:30', '-1:30', '171:20
 EXPECTED_CENTESIMAL = "centesimal hours 'H,CC' or 'H.CC' (e.g. '16,50' = 16 h 30 min, '-0,25')"
 EXPECTED_MINUTES = "an amount of minutes (int or Decimal; a float is read through its repr)"
 EXPECTED_DAYS = "a number of days (e.g. 2, '2', '0,5', Decimal('1.5'))"
-EXPECTED_PUNCH = "a punch time 'HHMM' from '0000' to '2359' (e.g. '0800'), or the int 800"
+EXPECTED_PUNCH = (
+    "a punch time 'HHMM', four digits from '0000' to '2359' (e.g. '0800', '0030'), or the JSON number "
+    "HHMM (800 for 08:00, 30 for 00:30)"
+)
 EXPECTED_CLOCK = "a clock time 'HH:mm' from '00:00' to '23:59' (e.g. '08:00')"
-EXPECTED_TYPE = "a result type 'hours' or 'days'"
 
 
 class Amount(NamedTuple):
@@ -427,10 +430,20 @@ def minutes_to_centesimal(
 
 
 def punch_to_minutes(value: str | int) -> int:
-    """Minutes after midnight of a PontoWeb punch ``"HHMM"``: ``"0800"`` -> 480, ``"2359"`` -> 1439.
+    """Minutes after midnight of a PontoWeb punch ``"HHMM"``: ``"0800"`` -> 480, ``"0030"`` -> 30.
 
-    Also accepted: three digits (``"800"``, what a lenient model makes of the number 800) and the
-    int ``800``. Hours 00 to 23, minutes 00 to 59; anything else raises :class:`HoursFormatError`.
+    The documents give a punch's ``hour`` as the text ``"HHMM"``; each notation means one thing:
+
+    * text: exactly four digits (``"0030"`` is 00:30); surrounding blanks are ignored;
+    * a JSON number: the ``HHMM`` digits read as a number, which has no leading zeros (``30`` is
+      ``"0030"``, 00:30; ``800`` is 08:00). A number cannot mean anything else, so it is read the same
+      whether it came in a dict or through a JSON Lines file;
+    * text of one to three digits (``"30"``, ``"800"``) is refused: it is no ``HHMM`` text, and whether
+      it is a number that lost its zeros, a cut text or minutes cannot be told, so it is not guessed.
+
+    Floats (``800.0``), booleans and anything else are refused too. Hours 00 to 23, minutes 00 to 59.
+
+    :raises HoursFormatError: naming the value and the formats expected.
     """
     if isinstance(value, bool):
         raise HoursFormatError(value, EXPECTED_PUNCH, "a boolean is not a time")
@@ -439,12 +452,20 @@ def punch_to_minutes(value: str | int) -> int:
             raise HoursFormatError(value, EXPECTED_PUNCH, "out of range")
         hours, mins = divmod(value, 100)
     elif isinstance(value, str):
-        match = _PUNCH.fullmatch(value.strip())
+        text = value.strip()
+        match = _PUNCH.fullmatch(text)
         if match is None:
-            raise HoursFormatError(value, EXPECTED_PUNCH)
+            reason = None
+            if text.isascii() and text.isdigit() and len(text) < 4:
+                reason = (
+                    f"{len(text)} digit(s): 'HHMM' text has four; a shorter one may be a number that lost "
+                    "its zeros, a cut text or minutes, which cannot be told apart"
+                )
+            raise HoursFormatError(value, EXPECTED_PUNCH, reason)
         hours, mins = int(match.group(1)), int(match.group(2))
     else:
-        raise HoursFormatError(value, EXPECTED_PUNCH, f"got {type(value).__name__}")
+        kind = "a float is not 'HHMM'" if isinstance(value, float) else f"got {type(value).__name__}"
+        raise HoursFormatError(value, EXPECTED_PUNCH, kind)
     if hours > 23 or mins > 59:
         raise HoursFormatError(value, EXPECTED_PUNCH, "hour or minute out of range")
     return hours * 60 + mins
@@ -527,25 +548,27 @@ def value_in_minutes_or_days(result: Any) -> Amount:
     """The amount of a reckon result: ``(minutes, "minutes")`` (type "hours") or ``(days, "days")``.
 
     ``result`` is a ``ReckonResult`` model or its wire dict (``{name, event, value, type}``). The
-    type is matched without regard to case or surrounding space. Hours go through
-    :func:`parse_hours`, days through :func:`parse_days`.
+    type is read through the status vocabulary (:class:`~airflow_provider_ahgora.models.vocabulary.
+    ResultType`: case and surrounding blanks do not matter). Hours go through :func:`parse_hours`,
+    days through :func:`parse_days`; a value means the same whether it is a JSON number or text
+    (``2`` and ``"2"`` days, ``8`` and ``"8"`` hours).
 
-    :raises HoursFormatError: for a bad value, or a type other than "hours"/"days".
+    :raises HoursFormatError: for a bad value.
+    :raises AhgoraUnknownValueError: (from the vocabulary) for a type other than "hours"/"days",
+        naming it.
     """
-    kind = _field(result, "type")
+    kind = result_type(_field(result, "type"))
     value = _field(result, "value")
-    normalized = kind.strip().lower() if isinstance(kind, str) else kind
-    if normalized == "hours":
+    if kind.value == "hours":
         return Amount(parse_hours(value), "minutes")
-    if normalized == "days":
-        return Amount(parse_days(value), "days")
-    raise HoursFormatError(kind, EXPECTED_TYPE, "unknown result type")
+    return Amount(parse_days(value), "days")
 
 
 def result_minutes(result: Any) -> Decimal:
     """Minutes of a reckon result of type "hours" (see :func:`value_in_minutes_or_days`).
 
     :raises HoursFormatError: for a bad value, or a result that is not of type "hours".
+    :raises AhgoraUnknownValueError: for an unknown type (see :func:`value_in_minutes_or_days`).
     """
     amount = value_in_minutes_or_days(result)
     if amount.unit != "minutes":

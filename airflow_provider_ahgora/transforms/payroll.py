@@ -30,16 +30,30 @@ amounts of the same employee and month, so importing both would count every hour
 monthly record is what the payroll closes on. ``include_daily=True`` adds one row per daily result,
 with its ``day`` (e.g. for an audit, or when only daily totals were reckoned).
 
-Errors: a record with a bad value (or no employee, or an unknown result type) raises
-:class:`TransformError` naming the record, the employee, the result and the field
-(``on_error="raise"``, the default). With ``on_error="skip"`` the bad record is left out **whole**
-(a payroll must never import half of an employee's events) and its error is appended to the
-``errors`` list, which is then required: nothing is dropped silently.
+Result types are read through the status vocabulary (``hours``/``days``, any case); an unknown type
+refuses the record, naming it.
+
+**Never paid twice.** A second monthly record for the same employee, ``paymentDate`` and
+``infotype`` is collapsed when it is an identical copy (the same record delivered twice) and refused
+when it differs (which one is right cannot be told). With ``include_daily``, a day of an employee
+(same ``paymentDate`` and ``infotype``) that already came in an earlier record refuses the record,
+unless the whole record is an identical copy. A month PontoWeb splits into several daily records (no
+day in common) is not a duplicate.
+
+**Nothing silently missing.** When the input holds monthly records, an employee who has daily
+records (with days) but no monthly record gets no payroll row: that employee is reported.
+
+Errors: a record with a bad value (or no employee, or an unknown result type, or a duplicate that
+differs) raises :class:`TransformError` naming the record, the employee, the day when it is a day's,
+the result and the field (``on_error="raise"``, the default). With ``on_error="skip"`` the bad
+record is left out **whole** (a payroll must never import half of an employee's events) and its
+error is appended to the ``errors`` list, which is then required: nothing is dropped silently.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -48,20 +62,19 @@ from airflow_provider_ahgora.transforms._records import (
     bad_value,
     check_on_error,
     employee_of,
+    fingerprint,
     iter_records,
+    result_label,
     text,
+    unknown_value_error,
 )
 from airflow_provider_ahgora.transforms.errors import HoursFormatError, TransformError
-from airflow_provider_ahgora.transforms.hours import (
-    EXPECTED_TYPE,
-    format_decimal,
-    value_in_minutes_or_days,
-)
+from airflow_provider_ahgora.transforms.hours import format_decimal, value_in_minutes_or_days
 
 if TYPE_CHECKING:
     from airflow_provider_ahgora.models.pontoweb import ReckonRecord
 
-__all__ = ["PAYROLL_COLUMNS", "PayrollRow", "payroll_csv_header", "payroll_rows"]
+__all__ = ["PAYROLL_COLUMNS", "PAYROLL_NUMBER_COLUMNS", "PayrollRow", "payroll_csv_header", "payroll_rows"]
 
 #: Columns of a payroll row, in CSV order.
 PAYROLL_COLUMNS: tuple[str, ...] = (
@@ -76,6 +89,10 @@ PAYROLL_COLUMNS: tuple[str, ...] = (
     "minutes",
     "days",
 )
+
+#: Columns that hold numbers (exact decimal text when not whole): a CSV dialect with a decimal comma
+#: writes them with one (see :mod:`~airflow_provider_ahgora.transforms.csvfile`).
+PAYROLL_NUMBER_COLUMNS: tuple[str, ...] = ("minutes", "days")
 
 #: One payroll row: every value a ``str`` or an ``int``.
 PayrollRow = dict[str, str | int]
@@ -108,13 +125,27 @@ def _result_row(
             employee=employee,
             field=where,
             record=wire,
+            day=day or None,
         )
     try:
         amount = value_in_minutes_or_days(result)
     except HoursFormatError as exc:
-        field = "type" if exc.expected == EXPECTED_TYPE else "value"
         raise TransformError(
-            bad_value(exc, result), index=index, employee=employee, field=f"{where}.{field}", record=wire
+            bad_value(exc, result),
+            index=index,
+            employee=employee,
+            field=f"{where}.value",
+            record=wire,
+            day=day or None,
+        ) from exc
+    except unknown_value_error() as exc:
+        raise TransformError(
+            f"{result_label(result)}: {exc}",
+            index=index,
+            employee=employee,
+            field=f"{where}.type",
+            record=wire,
+            day=day or None,
         ) from exc
     cell = _number_cell(amount.value)
     return {
@@ -198,6 +229,7 @@ def _record_rows(
                     employee=employee,
                     field=f"daily[{d}].results",
                     record=wire,
+                    day=day,
                 )
             for i, result in enumerate(results):
                 if keep(result):
@@ -244,11 +276,14 @@ def payroll_rows(
         return wanted is None or text(event) in wanted
 
     def generate() -> Iterator[PayrollRow]:
+        ledger = _Ledger()
         for index, wire in iter_records(records):
             try:
                 if isinstance(wire, TransformError):
                     raise wire
                 rows = _record_rows(wire, index, include_daily, keep)
+                if not ledger.admit(wire, index):
+                    continue  # an identical copy of a record already converted
             except TransformError as exc:
                 if on_error == "raise":
                     raise
@@ -256,5 +291,99 @@ def payroll_rows(
                 errors.append(exc)
                 continue
             yield from rows
+        for missing in ledger.missing_monthly():
+            if on_error == "raise":
+                raise missing
+            assert errors is not None
+            errors.append(missing)
 
     return generate()
+
+
+class _Ledger:
+    """What was converted, to refuse a second copy of a record and name employees left without rows.
+
+    Memory per employee: a digest per monthly record, and per (employee, paymentDate, infotype) a
+    bit mask of the days seen; never the records themselves.
+    """
+
+    def __init__(self) -> None:
+        self.monthly: dict[tuple[str, str, str], tuple[int, bytes]] = {}
+        self.daily_records: set[bytes] = set()
+        self.days: dict[tuple[str, str, str], tuple[int, int]] = {}
+        self.with_days: dict[str, int] = {}
+        self.with_monthly: set[str] = set()
+
+    def admit(self, wire: dict[str, Any], index: int) -> bool:
+        """True to emit the record's rows, False for an identical copy; TransformError for a conflict."""
+        employee = employee_of(wire)
+        assert employee is not None  # _record_rows refused it otherwise
+        key = (employee, text(wire.get("paymentDate")), text(wire.get("infotype")))
+        daily = wire.get("daily")
+        if "results" in wire and daily is None:
+            digest = fingerprint(wire)
+            seen = self.monthly.get(key)
+            if seen is not None:
+                if seen[1] == digest:
+                    return False
+                raise TransformError(
+                    f"a second monthly record for this employee, paymentDate {key[1] or '(none)'} and "
+                    f"infotype {key[2] or '(none)'}, different from record {seen[0]}: which one is right "
+                    "cannot be told, and both would be paid; none of this record's rows were written",
+                    index=index,
+                    employee=employee,
+                    field="results",
+                    record=wire,
+                )
+            self.monthly[key] = (index, digest)
+            self.with_monthly.add(employee)
+            return True
+        if not isinstance(daily, list):
+            return True
+        digest = fingerprint(wire)
+        if digest in self.daily_records:
+            return False
+        ordinals = []
+        for entry in daily:
+            day: Any = entry.get("day") if isinstance(entry, Mapping) else None
+            try:
+                ordinals.append((date.fromisoformat(day).toordinal(), day))
+            except (TypeError, ValueError):
+                continue  # not a day: refused by _record_rows when its rows are asked for
+        if ordinals:
+            self.with_days.setdefault(employee, index)
+        base, mask = self.days.get(key, (min(o for o, _ in ordinals) if ordinals else 0, 0))
+        for ordinal, day in ordinals:
+            if ordinal >= base and mask >> (ordinal - base) & 1:
+                raise TransformError(
+                    f"day {day} of this employee (paymentDate {key[1] or '(none)'}, infotype "
+                    f"{key[2] or '(none)'}) already came in an earlier record: which one is right cannot be "
+                    "told, and both would be paid; none of this record's rows were written",
+                    index=index,
+                    employee=employee,
+                    field="daily",
+                    record=wire,
+                    day=day,
+                )
+        for ordinal, _ in ordinals:
+            if ordinal < base:
+                mask <<= base - ordinal
+                base = ordinal
+            mask |= 1 << (ordinal - base)
+        self.days[key] = (base, mask)
+        self.daily_records.add(digest)
+        return True
+
+    def missing_monthly(self) -> Iterator[TransformError]:
+        """Employees with days but no monthly record, when the input held monthly records at all."""
+        if not self.with_monthly:
+            return
+        for employee, index in self.with_days.items():
+            if employee not in self.with_monthly:
+                yield TransformError(
+                    "has daily records but no monthly record: no payroll row for this employee; reckon "
+                    "with 'monthly' for every employee",
+                    index=index,
+                    employee=employee,
+                    field="results",
+                )

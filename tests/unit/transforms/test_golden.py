@@ -1,5 +1,10 @@
 """Golden tests on the sandbox's synthetic company: 20 employees, seed 7, April 2025, every feature.
 
+The pinned company closes its months on their last day (``closing_day=None``), as it did when the
+figures were first checked by hand; its records hold what real clocks add (double taps, pause
+records, two months split in two daily records: the night-shift employee's is one of them), which
+change none of the figures. The last tests run the default company, which closes on the 25th.
+
 Three kinds of check:
 
 * invariants over every record, computed here by independent means (own tiny parsers, datetime
@@ -27,9 +32,11 @@ import pytest
 
 from airflow_provider_ahgora.sandbox.data import SyntheticCompany
 from airflow_provider_ahgora.transforms import (
+    TransformError,
+    closing_period,
     payroll_csv_header,
     payroll_rows,
-    time_card,
+    reckon_span,
     time_cards,
     worked_minutes,
 )
@@ -42,7 +49,7 @@ PART_TIME = "000001"  # part-time (H04, 09:00-12:00 + 12:15-15:15), breaks clock
 
 @pytest.fixture(scope="module")
 def company() -> SyntheticCompany:
-    return SyntheticCompany(20, seed=7)
+    return SyntheticCompany(20, seed=7, closing_day=None)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +62,22 @@ def lookup(company) -> dict[str, str]:
     return {e.registration: e.cpf for e in company.employees}
 
 
+def employee_of_card(card: dict[str, Any]) -> str:
+    return str(card["remoteId"]).split("-")[1]  # "<company>-<employee>-<YYYYMM>"
+
+
 @pytest.fixture(scope="module")
-def cards(records, lookup) -> dict[str, dict[str, Any]]:
-    return {c["remoteId"].rsplit("-", 1)[0]: c for c in time_cards(records, user_lookup=lookup)}
+def cards(records, lookup, company) -> dict[str, dict[str, Any]]:
+    return {employee_of_card(c): c for c in time_cards(records, user_lookup=lookup, company=company.company)}
+
+
+def joined(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Employee -> every day of their daily records (a split month joined)."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if "daily" in r:
+            out[r["employee"]] += r["daily"]
+    return out
 
 
 # ------------------------------------------------------------------------- independent reference code
@@ -78,7 +98,7 @@ def ref_hmm(minutes: Fraction) -> str:
 
 
 def ref_worked(punches: list[dict[str, Any]]) -> int:
-    """entrada-k -> saida-k, on real datetimes."""
+    """entrada-k -> saida-k, on real datetimes (a label listed twice is one punch tapped twice)."""
     at = {p["label"]: datetime.strptime(f"{p['date']} {p['hour']}", "%Y-%m-%d %H%M") for p in punches}
     total = 0
     for label, start in at.items():
@@ -92,22 +112,30 @@ def amount(row: dict[str, Any]) -> Fraction:
     return Fraction(row["minutes"] if row["type"] == "hours" else row["days"])
 
 
-def build_golden(records: list[dict[str, Any]], lookup: dict[str, str]) -> dict[str, Any]:
+def build_golden(records: list[dict[str, Any]], lookup: dict[str, str], company: str) -> dict[str, Any]:
     monthly = [r for r in records if "results" in r and r["employee"] in (PART_TIME, NIGHT)]
-    night_daily = next(r for r in records if "daily" in r and r["employee"] == NIGHT)
-    return {
-        "payroll_rows": list(payroll_rows(monthly)),
-        "night_time_card": time_card(night_daily, user_lookup=lookup),
-    }
+    night_daily = [r for r in records if "daily" in r and r["employee"] == NIGHT]  # a split month: two
+    (night_card,) = time_cards(night_daily, user_lookup=lookup, company=company)
+    return {"payroll_rows": list(payroll_rows(monthly)), "night_time_card": night_card}
 
 
 # ------------------------------------------------------------------------------------------ invariants
 
 
 def test_shape_of_the_data(records, company):
-    assert len(records) == 40  # 20 employees x (daily + monthly)
+    assert len(records) == 42  # 20 employees x (daily + monthly), two months split in two daily records
     assert company.employee(NIGHT).shift == "night"
+    assert company.employee(NIGHT).split_month
     assert company.employee(PART_TIME).shift == "part-time"
+    punches = [p for r in records for d in r.get("daily", []) for p in d["punches"]]
+    assert any(p["label"] == "pausa" for p in punches)  # pause records
+    taps = sum(
+        (a["date"], a["hour"], a["label"]) == (b["date"], b["hour"], b["label"])
+        for r in records
+        for d in r.get("daily", [])
+        for a, b in zip(d["punches"], d["punches"][1:], strict=False)
+    )
+    assert taps > 0  # double taps
 
 
 def test_every_time_card_validates(cards, records):
@@ -123,9 +151,9 @@ def test_same_cards_from_models_and_json_lines(records, lookup, cards):
     from airflow_provider_ahgora.models.pontoweb import ReckonRecord
 
     models = [ReckonRecord.model_validate(r) for r in records]
-    assert list(time_cards(models, user_lookup=lookup)) == list(cards.values())
+    assert list(time_cards(models, user_lookup=lookup, company="a000101")) == list(cards.values())
     jsonl = io.StringIO("".join(json.dumps(r) + "\n" for r in records))
-    assert list(time_cards(jsonl, user_lookup=lookup)) == list(cards.values())
+    assert list(time_cards(jsonl, user_lookup=lookup, company="a000101")) == list(cards.values())
 
 
 def test_card_totals_equal_the_monthly_record(records, cards):
@@ -153,11 +181,11 @@ def test_daily_totals_sum_to_totals(cards):
 
 def test_worked_time_recomputed_from_punches(records, cards):
     night_days = 0
-    for record in (r for r in records if "daily" in r):
-        card = cards[record["employee"]]
+    for employee, entries in joined(records).items():
+        card = cards[employee]
         by_date = {d["date"]: d for d in card["days"]}
-        assert len(by_date) == len(record["daily"])
-        for entry in record["daily"]:
+        assert len(by_date) == len(entries)
+        for entry in entries:
             day = by_date[datetime.strptime(entry["day"], "%Y-%m-%d").strftime("%d/%m/%Y")]
             reckoned = next(r["value"] for r in entry["results"] if r["name"] == "Horas trabalhadas")
             assert ref_worked(entry["punches"]) == ref_minutes(reckoned) == worked_minutes(entry)
@@ -165,6 +193,8 @@ def test_worked_time_recomputed_from_punches(records, cards):
             assert totals["Horas trabalhadas"] == ref_hmm(ref_minutes(reckoned))
             # each slot holds the punch's own clock time, whatever its date
             for p in entry["punches"]:
+                if p["label"] == "pausa":
+                    continue  # a pause record: no slot (an observation)
                 kind, k = p["label"].split("-")
                 slot = f"{'entry' if kind == 'entrada' else 'exit'}{k}"
                 assert day[slot] == f"{p['hour'][:2]}:{p['hour'][2:]}"
@@ -178,8 +208,8 @@ def test_worked_time_recomputed_from_punches(records, cards):
 def test_punches_only_reckon_gives_the_same_worked_time(company, lookup, cards):
     punches_only = list(company.reckon_records("04", "2025", features=["daily.punches"]))
     assert all("results" not in d for r in punches_only for d in r["daily"])
-    for card in time_cards(punches_only, user_lookup=lookup):
-        employee = card["remoteId"].rsplit("-", 1)[0]
+    for card in time_cards(punches_only, user_lookup=lookup, company=company.company):
+        employee = employee_of_card(card)
         full = cards[employee]
         for day, full_day in zip(card["days"], full["days"], strict=True):
             worked = next(t for t in full_day["dailyTotal"] if t["title"] == "Horas trabalhadas")
@@ -256,7 +286,7 @@ def test_hand_computed_payroll_rows(records):
 
 def test_hand_computed_night_shift(cards):
     card = cards[NIGHT]
-    assert card["remoteId"] == "53f968S-202504"
+    assert card["remoteId"] == "a000101-53f968S-202504"
     assert card["user"] == {"cpf": "53194517929"}
     assert (card["competence"], card["intervalStart"], card["intervalEnd"]) == (
         "04/2025",
@@ -296,16 +326,102 @@ def test_hand_computed_night_shift(cards):
     }
 
 
-def test_golden_file(records, lookup):
+def test_golden_file(records, lookup, company):
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
-    assert build_golden(records, lookup) == golden
+    assert build_golden(records, lookup, company.company) == golden
+
+
+def test_part_time_pauses_are_observations(records, cards):
+    card = cards[PART_TIME]
+    pauses = {
+        datetime.strptime(d["day"], "%Y-%m-%d").strftime("%d/%m/%Y"): [
+            f"{p['hour'][:2]}:{p['hour'][2:]}" for p in d["punches"] if p["label"] == "pausa"
+        ]
+        for d in joined(records)[PART_TIME]
+    }
+    got = {o["date"]: o["title"] for o in card.get("observations", [])}
+    assert got
+    assert got == {
+        day: f"Registros de pausa (BI): {', '.join(times)}" for day, times in pauses.items() if times
+    }
+
+
+# ------------------------------------------------------------- the default company: closes on the 25th
+
+
+@pytest.fixture(scope="module")
+def closing_company() -> SyntheticCompany:
+    return SyntheticCompany(40, seed=11)
+
+
+def test_cards_of_a_company_that_closes_on_the_25th(closing_company):
+    company = closing_company
+    assert company.closing_day == 25
+    records = list(company.reckon_records("01", "2026", features=ALL_FEATURES))
+    lookup = {e.registration: e.cpf for e in company.employees}
+    span = reckon_span(records)
+    assert span is not None
+    start, end = closing_period("01/2026", 25)  # 26/12/2025 (a Friday) to 25/01/2026 (a Sunday)
+    assert start <= span[0]
+    assert span[1] <= end
+    by_setting = list(
+        time_cards(
+            records,
+            user_lookup=lookup,
+            company=company.company,
+            competence="01/2026",
+            closing_day=25,
+            interval="month",
+        )
+    )
+    monthly = {r["employee"]: r for r in records if "results" in r}
+    assert len(by_setting) == len(monthly)  # one card per employee, split months merged
+    for card in by_setting:
+        assert (card["intervalStart"], card["intervalEnd"]) == ("26/12/2025", "25/01/2026")
+        expected = {
+            res["name"]: ref_hmm(ref_minutes(res["value"]))
+            for res in monthly[employee_of_card(card)]["results"]
+            if res["type"] == "hours"
+        }
+        assert {t["title"]: t["total"] for t in card["totals"]} == expected
+    # from the reckon's own span when the closing day is not known: the same cards, the span's interval
+    by_span = list(
+        time_cards(
+            records,
+            user_lookup=lookup,
+            company=company.company,
+            competence="01/2026",
+            period=span,
+            interval="month",
+        )
+    )
+    for a, b in zip(by_setting, by_span, strict=True):
+        assert {k: v for k, v in a.items() if not k.startswith("interval")} == {
+            k: v for k, v in b.items() if not k.startswith("interval")
+        }
+    # what the issue saw: the calendar month holds December days -> every card refused, named
+    errors: list[TransformError] = []
+    assert not list(
+        time_cards(
+            records,
+            user_lookup=lookup,
+            company=company.company,
+            competence="01/2026",
+            interval="month",
+            on_error="skip",
+            errors=errors,
+        )
+    )
+    assert {e.employee for e in errors} == set(monthly)
+    assert all("lie outside the period of the card, 01/01/2026 to 31/01/2026" in str(e) for e in errors)
 
 
 if __name__ == "__main__":  # regenerate the golden file (then review the diff by hand)
-    _company = SyntheticCompany(20, seed=7)
+    _company = SyntheticCompany(20, seed=7, closing_day=None)
     _records = list(_company.reckon_records("04", "2025", features=ALL_FEATURES, include_empty_code=True))
     _lookup = {e.registration: e.cpf for e in _company.employees}
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(
-        json.dumps(build_golden(_records, _lookup), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        json.dumps(build_golden(_records, _lookup, _company.company), indent=1, ensure_ascii=False) + "\n",
+        encoding="utf-8",
     )

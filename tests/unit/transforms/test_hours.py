@@ -326,16 +326,27 @@ def test_punches(punch, minutes, clock):
     assert h.minutes_to_clock(minutes) == clock
 
 
-def test_punch_lenient_forms():
-    assert h.punch_to_minutes("800") == 480
-    assert h.punch_to_minutes(800) == 480
+def test_punch_numbers_are_hhmm_without_their_zeros():
+    # a JSON number has no leading zeros: 30 is "0030" (00:30, a night shift's exit), 800 is "0800"
+    assert h.punch_to_minutes(30) == h.punch_to_minutes("0030") == 30
+    assert h.punch_to_minutes(800) == h.punch_to_minutes("0800") == 480
     assert h.punch_to_minutes(0) == 0
     assert h.punch_to_minutes(2359) == 1439
     assert h.punch_to_clock(905) == "09:05"
+    assert h.punch_to_minutes(" 0030 ") == 30
+
+
+@pytest.mark.parametrize("value", ["30", "030", "800", "0", "5"])
+def test_short_punch_text_is_ambiguous(value):
+    # "30" could be a number that lost its zeros (00:30), a cut "3000" or 30 minutes: not guessed
+    with pytest.raises(HoursFormatError, match="digit\\(s\\): 'HHMM' text has four") as info:
+        h.punch_to_minutes(value)
+    assert repr(value) in str(info.value)
 
 
 @pytest.mark.parametrize(
-    "value", ["2400", "0860", "08:00", "08", "", None, True, 2400, -1, 860, "ab12", "00800", "٠٨٠٠", 8.0]
+    "value",
+    ["2400", "0860", "08:00", "08", "", None, True, 2400, -1, 860, 60, "ab12", "00800", "٠٨٠٠", 8.0, 30.0],
 )
 def test_punch_refuses(value):
     with pytest.raises(HoursFormatError, match="punch time 'HHMM'"):
@@ -372,9 +383,19 @@ def test_value_in_minutes_or_days():
     amount = h.value_in_minutes_or_days({"value": "0,5", "type": "days"})
     assert amount.value == Decimal("0.5")
     assert amount.unit == "days"
-    with pytest.raises(HoursFormatError, match="'weeks' is not valid \\(unknown result type\\)"):
+    # the same value whether a JSON number or text
+    assert h.value_in_minutes_or_days({"value": "2", "type": "days"}) == (Decimal(2), "days")
+    assert h.value_in_minutes_or_days({"value": 8, "type": "HOURS"}) == (Decimal(480), "minutes")
+    assert h.value_in_minutes_or_days({"value": "8", "type": "hours"}) == (Decimal(480), "minutes")
+
+
+def test_result_types_come_from_the_vocabulary():
+    from airflow_provider_ahgora.exceptions import AhgoraUnknownValueError
+
+    with pytest.raises(AhgoraUnknownValueError, match="result type 'weeks'") as info:
         h.value_in_minutes_or_days({"value": 1, "type": "weeks"})
-    with pytest.raises(HoursFormatError, match="unknown result type"):
+    assert (info.value.value, info.value.allowed) == ("weeks", ("days", "hours"))
+    with pytest.raises(AhgoraUnknownValueError, match="result type None"):
         h.value_in_minutes_or_days({"value": 1})
 
 

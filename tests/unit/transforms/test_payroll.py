@@ -143,7 +143,7 @@ DAILY = {
 
 def test_daily_records_are_not_payroll_input_by_default():
     assert list(payroll_rows([DAILY])) == []
-    rows = list(payroll_rows([DAILY, DOC_MONTHLY], include_daily=True))
+    rows = list(payroll_rows([DAILY, DOC_MONTHLY, monthly("000001")], include_daily=True))
     assert [(r["employee"], r["day"], r["event"], r["minutes"], r["days"]) for r in rows] == [
         ("000001", "2025-04-01", "9079", 480, ""),
         ("000001", "2025-04-01", "9078", "", 1),
@@ -159,7 +159,8 @@ def test_models_and_json_lines():
     expected = list(payroll_rows([DOC_MONTHLY]))
     assert list(payroll_rows([ReckonRecord.model_validate(DOC_MONTHLY)])) == expected
     jsonl = json.dumps(DOC_MONTHLY) + "\n\n" + json.dumps(DOC_MONTHLY).encode().decode() + "\n"
-    assert list(payroll_rows(io.StringIO(jsonl))) == expected * 2
+    # the same record twice (here a blank line apart) is paid once: an identical copy is collapsed
+    assert list(payroll_rows(io.StringIO(jsonl))) == expected
     assert list(payroll_rows([json.dumps(DOC_MONTHLY).encode()])) == expected
 
 
@@ -194,6 +195,8 @@ def test_bad_value_names_record_employee_result_and_field():
     assert err.as_dict() == {
         "index": 1,
         "employee": "000042",
+        "day": None,
+        "competence": None,
         "field": "results[1].value",
         "message": err.message,
     }
@@ -202,7 +205,11 @@ def test_bad_value_names_record_employee_result_and_field():
 
 def test_bad_type_and_shapes():
     cases = [
-        (monthly("1", result("X", "1", "1:00", "weeks")), "results[0].type", "unknown result type"),
+        (
+            monthly("1", result("X", "1", "1:00", "weeks")),
+            "results[0].type",
+            "The API answered the result type 'weeks'",
+        ),
         (monthly("1", result("X", "1", None)), "results[0].value", "None is not valid"),
         (monthly("1", "oops"), "results[0]", "must be an object"),
         ({"employee": "1", "results": "x"}, "results", "must be a list"),
@@ -238,8 +245,9 @@ def test_skip_collects_errors_and_keeps_other_records_whole():
     half_bad = monthly("B", result("X", "1", "2:00"), result("Y", "2", "bad"))
     errors: list[TransformError] = []
     rows = list(payroll_rows([good, half_bad, "{not json", 7, good], on_error="skip", errors=errors))
-    # B's good result is not emitted: a record is converted whole or not at all
-    assert [r["employee"] for r in rows] == ["A", "A"]
+    # B's good result is not emitted: a record is converted whole or not at all; A's second copy
+    # is an identical copy of the first: paid once
+    assert [r["employee"] for r in rows] == ["A"]
     assert [(e.index, e.employee, e.field) for e in errors] == [
         (1, "B", "results[1].value"),
         (2, None, ""),
@@ -273,3 +281,74 @@ def test_numeric_employee_is_text():
     rows = list(payroll_rows([{"employee": 123, "results": [result("X", "1", "1:00")]}]))
     assert rows[0]["employee"] == "123"
     assert rows[0]["paymentDate"] == ""
+
+
+# ---------------------------------------------------------------------------------- never paid twice
+
+
+def test_an_identical_copy_of_a_monthly_record_is_collapsed():
+    # the same record delivered twice (a re-read, a concatenated file): its rows once, no error
+    rows = list(payroll_rows([DOC_MONTHLY, json.dumps(DOC_MONTHLY), {**DOC_MONTHLY}]))
+    assert rows == list(payroll_rows([DOC_MONTHLY]))
+    assert sum(r["minutes"] or 0 for r in rows) == 4280  # not doubled
+
+
+def test_a_different_second_monthly_record_is_refused():
+    other = {**DOC_MONTHLY, "results": [result("Horas previstas", "9077", "70:00")]}
+    errors: list[TransformError] = []
+    rows = list(payroll_rows([DOC_MONTHLY, other], on_error="skip", errors=errors))
+    assert rows == list(payroll_rows([DOC_MONTHLY]))  # the second one's rows were not written
+    (err,) = errors
+    assert (err.index, err.employee, err.field) == (1, "98a159Q", "results")
+    assert "a second monthly record for this employee, paymentDate 2025-04-30 and infotype 0015" in str(err)
+    assert "different from record 0" in str(err)
+    with pytest.raises(TransformError, match="both would be paid"):
+        list(payroll_rows([DOC_MONTHLY, other]))
+    # another paymentDate or infotype is another record
+    assert len(list(payroll_rows([DOC_MONTHLY, {**other, "infotype": "0020"}]))) == 3
+    assert len(list(payroll_rows([DOC_MONTHLY, {**other, "paymentDate": "2025-05-30"}]))) == 3
+
+
+def test_daily_records_twice_and_split_months():
+    first = {**DAILY, "daily": DAILY["daily"][:1]}
+    second = {**DAILY, "daily": DAILY["daily"][1:]}
+    # a month split in two records is no duplicate
+    assert list(payroll_rows([first, second], include_daily=True)) == list(
+        payroll_rows([DAILY], include_daily=True)
+    )
+    # an identical copy is collapsed
+    assert list(payroll_rows([DAILY, DAILY], include_daily=True)) == list(
+        payroll_rows([DAILY], include_daily=True)
+    )
+    # a day that came already, in another record: refused, naming the day
+    errors: list[TransformError] = []
+    rows = list(payroll_rows([DAILY, second], include_daily=True, on_error="skip", errors=errors))
+    assert len(rows) == 3
+    (err,) = errors
+    assert (err.index, err.employee, err.day, err.field) == (1, "000001", "2025-04-02", "daily")
+    assert "day 2025-04-02" in str(err)
+    assert "already came in an earlier record" in str(err)
+
+
+def test_an_employee_with_days_but_no_monthly_record_is_reported():
+    errors: list[TransformError] = []
+    rows = list(payroll_rows([DAILY, DOC_MONTHLY], on_error="skip", errors=errors))
+    assert [r["employee"] for r in rows] == ["98a159Q", "98a159Q"]
+    (err,) = errors
+    assert (err.index, err.employee, err.field) == (0, "000001", "results")
+    assert "has daily records but no monthly record: no payroll row" in str(err)
+    with pytest.raises(TransformError, match="no monthly record"):
+        list(payroll_rows([DOC_MONTHLY, DAILY]))
+    # an input of daily records only gives no row and no report (nothing to compare with)
+    assert list(payroll_rows([DAILY])) == []
+
+
+def test_unknown_daily_type_names_the_day():
+    record = {
+        "employee": "1",
+        "daily": [{"day": "2025-04-01", "results": [result("X", "1", "1:00", "weeks")]}],
+    }
+    with pytest.raises(TransformError) as info:
+        list(payroll_rows([record], include_daily=True))
+    assert (info.value.day, info.value.field) == ("2025-04-01", "daily[0].results[0].type")
+    assert "day 2025-04-01" in str(info.value)

@@ -1,35 +1,65 @@
 """The wire layer shared by the PontoWeb and Voors hooks.
 
-One ``requests.Session`` per hook (keep-alive), a timeout on every call, retries with exponential
-backoff and jitter (tenacity) on transient failures only, ``Retry-After`` honoured, and every error
-answer mapped into :mod:`airflow_provider_ahgora.exceptions`. Secrets never reach a URL, a log line,
-an exception or a ``repr``: credentials travel in headers only, URLs in messages carry no query
-string, and error bodies are quoted only after the secrets are masked out of them.
+What this layer promises to the code above it:
+
+* **Keep-alive, one session per hook**, the proxy and CA environment read once.
+* **The timeout is a deadline.** ``timeout`` bounds the whole call: connecting, sending, the status
+  line, the headers and the body. A server that trickles its answer a byte at a time cannot keep a
+  call alive past it (a per-read socket timeout alone would let it: every byte restarts the clock).
+  The body is streamed and the deadline checked between chunks, and one watchdog thread shuts down
+  the socket of a call that outlives its deadline while it waits for the status line or headers.
+  A call cut by its deadline after it was sent raises
+  :class:`~airflow_provider_ahgora.exceptions.AhgoraConnectionError` with
+  ``may_have_been_processed=True``, and its message names the deadline.
+* **Retries only when safe**: with exponential backoff and jitter (tenacity), on transient failures
+  only, ``Retry-After`` honoured; a call that is not safe to repeat is repeated only when the server
+  surely did nothing.
+* **One error mapping**, for the sync and async paths alike. Only the API's own error answers are
+  read as the API's verdict: an error page of a web server or gateway (HTML, plain text, an empty
+  body, JSON that is not an error of the API) on a 4xx raises
+  :class:`~airflow_provider_ahgora.exceptions.AhgoraWrongEndpointError`, never "not found"; on a 5xx
+  it stays transient. A 2xx that is not a valid answer of its route raises
+  :class:`~airflow_provider_ahgora.exceptions.AhgoraMalformedAnswerError` (transient), never a raw
+  pydantic ``ValidationError``.
+* **Secrets never shown.** Credentials travel in headers only; URLs in messages carry no query
+  string; every quote of server text (error bodies, connection errors, retry log lines) goes through
+  one :class:`SecretScrubber`, which masks every form in which a server may echo a secret *before*
+  the text is cut.
 
 The async variants (for triggers) run each attempt's blocking call in a worker thread and sleep
 between attempts with ``asyncio.sleep``, so the triggerer's event loop is never blocked and the
-async path shares the exact error mapping, retry rules and secret hygiene of the sync path.
+async path shares the exact deadline, error mapping, retry rules and secret hygiene of the sync path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import heapq
+import html
 import ipaddress
+import itertools
 import json
 import os
 import random
+import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, urlsplit
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
 from airflow.providers.common.compat.sdk import BaseHook
+from requests.adapters import HTTPAdapter
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from airflow_provider_ahgora import __version__
 from airflow_provider_ahgora.exceptions import (
@@ -39,17 +69,31 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraConfigError,
     AhgoraConnectionError,
     AhgoraDailyLimitError,
+    AhgoraError,
     AhgoraExpiredError,
+    AhgoraMalformedAnswerError,
     AhgoraNotFoundError,
     AhgoraPermissionError,
     AhgoraRateLimitError,
     AhgoraServerError,
     AhgoraTransientError,
+    AhgoraWrongEndpointError,
 )
 from airflow_provider_ahgora.models.pontoweb import parse_error_body
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "TEST_TIMEOUT",
+    "USER_AGENT",
+    "AhgoraRestHook",
+    "RetryMode",
+    "SecretScrubber",
+    "WireSettings",
+    "short_reason",
+]
 
 USER_AGENT = f"airflow-provider-ahgora/{__version__}"
 
@@ -60,6 +104,12 @@ RetryMode = Literal["all", "safe", "none"]
 _MASKED = {"***", "********"}
 #: Seconds per call when neither the hook nor the connection says.
 DEFAULT_TIMEOUT = 60.0
+#: The most a connection test (the UI's *Test* button) waits: it makes one attempt, no retries.
+TEST_TIMEOUT = 10.0
+#: How much server text an error message quotes (characters, after the secrets are masked).
+QUOTE_LIMIT = 300
+
+T = TypeVar("T")
 
 
 def is_loopback(host: str | None) -> bool:
@@ -107,6 +157,351 @@ def short_reason(exc: BaseException | None) -> str:
     return str(exc)
 
 
+# ==================================================================================================
+# Secrets: one rule for every quote of server text
+# ==================================================================================================
+
+#: What replaces a secret in any text we show.
+MASK = "***"
+#: Secrets shorter than this cannot be masked without mangling every text (a one-letter password
+#: would mask every "a"): when a connection holds one, server text is not quoted at all.
+MIN_MASKABLE = 3
+_WITHHELD = (
+    "[the server's text is not shown: the connection's password or token is shorter than "
+    f"{MIN_MASKABLE} characters, too short to be masked out of it reliably; use a longer one]"
+)
+_SPACES = re.compile(r"\s+")
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every form in which a server may echo ``secret``: as is, JSON-escaped (with and without
+    ``\\uXXXX`` escapes, with PHP's ``\\/``), URL-encoded (``quote`` and ``quote_plus``) and
+    HTML-escaped."""
+    forms = {secret}
+    for ensure_ascii in (False, True):
+        escaped = json.dumps(secret, ensure_ascii=ensure_ascii)[1:-1]
+        forms.update((escaped, escaped.replace("/", "\\/")))
+    forms.update((quote(secret, safe=""), quote(secret), quote_plus(secret), quote_plus(secret, safe="/")))
+    escaped_html = html.escape(secret, quote=True)
+    forms.update((escaped_html, escaped_html.replace("&#x27;", "&#039;"), html.escape(secret, quote=False)))
+    return {f for f in forms if f}
+
+
+class SecretScrubber:
+    """Masks every form in which a server may echo the connection's secrets, then cuts.
+
+    This is the one rule for quoting server text (error bodies, connection errors, retry log
+    lines): **mask first, then cut**, so that a cut can never leave a prefix of a secret behind.
+    It masks each secret as is, JSON-escaped, URL-encoded and HTML-escaped (:func:`secret_forms`),
+    for PontoWeb the base64 of ``login:password`` and the whole ``Basic ...`` header value, for
+    Voors the token as sent in the ``Authorization`` header; matching ignores case (percent-escapes
+    come in either case). Only a bounded prefix of a huge text is read, long enough that nothing
+    shown can hold part of a secret; a secret the server itself cut at the end of its text is masked
+    too. When a secret is shorter than :data:`MIN_MASKABLE` characters nothing of the server's text
+    is shown.
+
+    Operators that quote server text reuse it rather than a copy of their own::
+
+        text = hook.settings.scrubber.scrub(str(exc), limit=300)
+    """
+
+    __slots__ = ("_forms", "_longest", "_lowered", "_pattern", "_withhold")
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        forms: set[str] = set()
+        withhold = False
+        for secret in secrets:
+            if not secret:
+                continue
+            if len(secret) < MIN_MASKABLE:
+                withhold = True
+                continue
+            forms.update(secret_forms(secret))
+        self._withhold = withhold
+        self._forms = tuple(sorted(forms, key=lambda f: (-len(f), f)))  # longest first: it wins
+        self._lowered = tuple(f.lower() for f in self._forms)
+        self._longest = len(self._forms[0]) if self._forms else 0
+        self._pattern = (
+            re.compile("|".join(re.escape(f) for f in self._forms), re.IGNORECASE) if self._forms else None
+        )
+
+    @classmethod
+    def for_basic(cls, login: str | None, password: str | None) -> SecretScrubber:
+        """For HTTP Basic credentials: the password, ``base64(login:password)`` and its header value."""
+        secrets: list[str | None] = [password]
+        if password:
+            token = base64.b64encode(f"{login or ''}:{password}".encode()).decode("ascii")
+            secrets += [token, f"Basic {token}"]
+        return cls(secrets)
+
+    @classmethod
+    def for_token(cls, token: str | None) -> SecretScrubber:
+        """For a token sent as the whole ``Authorization`` header value (and without a scheme word)."""
+        secrets: list[str | None] = [token]
+        if token:
+            scheme, _, rest = token.partition(" ")
+            if rest.strip() and scheme.lower() in {"bearer", "token", "basic"}:
+                secrets.append(rest.strip())
+        return cls(secrets)
+
+    def __repr__(self) -> str:  # never the forms themselves
+        return f"<SecretScrubber forms={len(self._forms)} withhold={self._withhold}>"
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """The masked forms (for registering with Airflow's log masker; never log them)."""
+        return self._forms
+
+    def register(self) -> None:
+        """Register every form with Airflow's log masker (best effort, on top of never logging them)."""
+        for form in self._forms:
+            mask(form)
+
+    def scrub(self, text: str, limit: int | None = None) -> str:
+        """``text`` with every form of every secret replaced by ``***``.
+
+        With ``limit``: at most ``limit`` characters, whitespace runs collapsed, `` ...`` appended
+        when something was cut; only a bounded prefix of ``text`` is read.
+        """
+        if not text:
+            return text
+        if self._withhold:
+            return _WITHHELD
+        if limit is None:
+            return self._mask_cut_tail(self._pattern.sub(MASK, text)) if self._pattern is not None else text
+        bound = 4 * limit + self._longest + 64
+        truncated = len(text) > bound
+        window = text[:bound]
+        if self._pattern is not None:
+            # every occurrence that starts before ``stop`` ends inside the window, so it is matched
+            stop = bound - self._longest + 1 if truncated else len(window)
+            window = self._mask_upto(window, stop)
+            if not truncated:
+                window = self._mask_cut_tail(window)
+        shown = _SPACES.sub(" ", window).strip()
+        if self._pattern is not None:
+            shown = self._pattern.sub(MASK, shown)  # collapsing could have joined a secret's parts
+        if len(shown) > limit:
+            return shown[:limit].rstrip() + " ..."
+        return shown + " ..." if truncated else shown
+
+    def _mask_upto(self, text: str, stop: int) -> str:
+        assert self._pattern is not None
+        out: list[str] = []
+        pos = 0
+        for match in self._pattern.finditer(text):
+            if match.start() >= stop:
+                break
+            out.append(text[pos : match.start()])
+            out.append(MASK)
+            pos = match.end()
+        if pos < stop:
+            out.append(text[pos:stop])
+        return "".join(out)
+
+    def _mask_cut_tail(self, text: str) -> str:
+        """A secret the server itself cut short at the end of its text (``...password: s3cr``)."""
+        lowered = text.rstrip().lower()
+        if not lowered:
+            return text
+        last = lowered[-1]
+        for form in self._lowered:
+            for size in range(min(len(form) - 1, len(lowered)), MIN_MASKABLE - 1, -1):
+                if form[size - 1] == last and lowered.endswith(form[:size]):
+                    return text.rstrip()[: len(lowered) - size] + MASK
+        return text
+
+
+# ==================================================================================================
+# The deadline: one watchdog thread, sockets registered per call
+# ==================================================================================================
+
+
+class _Call:
+    """One attempt's deadline, the sockets it uses, and what became of it."""
+
+    __slots__ = ("deadline", "done", "expired", "in_heap", "sent", "socks", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.socks: list[Any] = []
+        self.expired = False  # the watchdog shut its sockets down
+        self.done = False  # the attempt ended (answer read, or failed)
+        self.in_heap = False
+        self.sent = False  # a request was started on a socket: the server may act on it
+
+
+_local = threading.local()
+
+
+def _current_call() -> _Call | None:
+    return getattr(_local, "call", None)
+
+
+def _shutdown(sock: Any) -> None:
+    raw = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)
+    if isinstance(raw, socket.socket):
+        # the plain socket's shutdown, also for an SSLSocket: it wakes a blocked read at once
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(raw, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One lazily started daemon thread and a heap of deadlines (not a thread per request).
+
+    A call registers when it starts and is marked done when it ends; finished calls are dropped
+    lazily (and the heap compacted when they dominate), so the thread sleeps until the earliest
+    deadline of a live call and costs nothing while calls finish in time.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reset)  # the thread does not survive a fork
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Call]] = []
+        self._seq = itertools.count()
+        self._stale = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, call: _Call) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (call.deadline, next(self._seq), call))
+            call.in_heap = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="ahgora-deadline-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is call:
+                self._cond.notify()
+
+    def attach(self, call: _Call, conn: Any) -> None:
+        """``conn``'s socket now serves ``call`` (and no longer an earlier call on this connection)."""
+        sock = conn.sock
+        if sock is None:
+            return
+        with self._cond:
+            previous = getattr(conn, "_ahgora_call", None)
+            if previous is not None and previous is not call:
+                with contextlib.suppress(ValueError):
+                    previous.socks.remove(sock)
+            conn._ahgora_call = call
+            if call.expired:
+                _shutdown(sock)
+            elif sock not in call.socks:
+                call.socks.append(sock)
+
+    def finish(self, call: _Call) -> bool:
+        """Mark ``call`` done; True if the watchdog had already cut it."""
+        with self._cond:
+            call.done = True
+            call.socks = []
+            if call.in_heap:
+                self._stale += 1
+                if self._stale > 256 and 2 * self._stale > len(self._heap):
+                    self._heap = [e for e in self._heap if not e[2].done]
+                    heapq.heapify(self._heap)
+                    for entry in self._heap:
+                        entry[2].in_heap = True
+                    call.in_heap = False
+                    self._stale = 0
+            return call.expired
+
+    def _run(self) -> None:
+        cond = self._cond
+        with cond:
+            while True:
+                heap = self._heap
+                now = time.monotonic()
+                while heap and (heap[0][2].done or heap[0][0] <= now):
+                    _, _, call = heapq.heappop(heap)
+                    call.in_heap = False
+                    if call.done:
+                        self._stale -= 1
+                        continue
+                    call.expired = True
+                    for sock in call.socks:  # a shutdown is one non-blocking syscall
+                        _shutdown(sock)
+                    call.socks = []
+                cond.wait(heap[0][0] - now if heap else None)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _DeadlineConnectionMixin:
+    """Registers the connection's socket with the current call, so that the watchdog can cut it."""
+
+    sock: Any
+    _ahgora_call: _Call | None = None
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        call = _current_call()
+        if call is not None:
+            _WATCHDOG.attach(call, self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        call = _current_call()
+        if call is not None:
+            call.sent = True
+            if self.sock is not None:  # a kept-alive connection; a new one registers in connect()
+                _WATCHDOG.attach(call, self)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _DeadlineHTTPConnection(_DeadlineConnectionMixin, HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_POOL_CLASSES = {"http": _DeadlineHTTPConnectionPool, "https": _DeadlineHTTPSConnectionPool}
+
+
+def _use_deadline_pools(manager: Any) -> None:
+    classes = getattr(manager, "pool_classes_by_scheme", None)
+    # a SOCKS proxy manager brings its own pools: left alone (the deadline is then checked
+    # between body chunks only)
+    if isinstance(classes, dict) and classes.get("http") is HTTPConnectionPool:
+        manager.pool_classes_by_scheme = dict(_POOL_CLASSES)
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose connections register their sockets with the current call."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _use_deadline_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: Any, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        _use_deadline_pools(manager)
+        return manager
+
+
+_CHUNK = 65536
+
+
+# ==================================================================================================
+# Settings
+# ==================================================================================================
+
+
 @dataclass(frozen=True)
 class WireSettings:
     """Everything a hook needs to talk to its API, resolved once from the connection."""
@@ -117,17 +512,32 @@ class WireSettings:
     auth: tuple[str, str] | None = field(default=None, repr=False)
     secrets: tuple[str, ...] = field(default=(), repr=False)
     extras: dict[str, Any] = field(default_factory=dict)
+    scrubber: SecretScrubber = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    """The one masking rule for this connection's secrets (built from ``secrets`` if not given)."""
+
+    def __post_init__(self) -> None:
+        if self.scrubber is None:
+            object.__setattr__(self, "scrubber", SecretScrubber(self.secrets))
 
     def __repr__(self) -> str:  # headers may hold a token: never show them
         return f"WireSettings(base_url={self.base_url!r}, timeout={self.timeout!r})"
 
+    def scrub(self, text: str, limit: int | None = None) -> str:
+        """:meth:`SecretScrubber.scrub` with this connection's secrets."""
+        return self.scrubber.scrub(text, limit)
 
-def build_base_url(conn: Connection, default_host: str | None, service: str, conn_id: str) -> str:
-    """``scheme://host[:port][/path]`` from a connection, refusing plain http off loopback."""
+
+def build_base_url(conn: Connection, default_host: str | None, service: str, where: str) -> str:
+    """``scheme://host[:port][/path]`` from a connection, refusing plain http off loopback.
+
+    ``where`` names the connection in messages (``Connection 'x'``, or ``The connection`` in a test
+    from the UI, whose connection id is a temporary one).
+    """
     host = (conn.host or "").strip() or (default_host or "")
     if not host:
         raise AhgoraConfigError(
-            f"Connection '{conn_id}' has no host: set the {service} API base URL in its Host field."
+            f"{where} has no host: set the {service} API base URL in its Host field "
+            "(e.g. https://api.example.com/integration)."
         )
     schema = (conn.schema or "").strip()
     if "://" not in host:
@@ -137,16 +547,16 @@ def build_base_url(conn: Connection, default_host: str | None, service: str, con
     parts = urlsplit(host)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise AhgoraConfigError(
-            f"Connection '{conn_id}': the host must be an http(s) URL such as https://api.example.com."
+            f"{where}: the Host field must be an http(s) URL such as https://api.example.com."
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise AhgoraConfigError(
-            f"Connection '{conn_id}': the host must not carry a query string, fragment or credentials; "
+            f"{where}: the Host field must not carry a query string, fragment or credentials; "
             "put the credentials in the connection's login/password fields."
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise AhgoraConfigError(
-            f"Connection '{conn_id}' uses plain http:// to {parts.hostname}: credentials would cross the "
+            f"{where} uses plain http:// to {parts.hostname}: credentials would cross the "
             "network unencrypted. Use https:// (plain http is allowed only on loopback, for the sandbox)."
         )
     netloc = parts.netloc
@@ -195,7 +605,7 @@ def field_behaviour(behaviour: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def resolve_timeout(override: float | None, extras: Mapping[str, Any], conn_type: str, conn_id: str) -> float:
+def resolve_timeout(override: float | None, extras: Mapping[str, Any], conn_type: str, where: str) -> float:
     """Seconds per call: the hook's argument, else the connection's ``timeout`` extra, else 60."""
     if override is not None:
         return override
@@ -203,11 +613,9 @@ def resolve_timeout(override: float | None, extras: Mapping[str, Any], conn_type
     try:
         timeout = float(raw) if raw is not None else DEFAULT_TIMEOUT
     except (TypeError, ValueError):
-        raise AhgoraConfigError(
-            f"Connection '{conn_id}': extra timeout must be a number of seconds, got {raw!r}."
-        ) from None
+        raise AhgoraConfigError(f"{where}: extra timeout must be a number of seconds, got {raw!r}.") from None
     if timeout <= 0:
-        raise AhgoraConfigError(f"Connection '{conn_id}': extra timeout must be positive.")
+        raise AhgoraConfigError(f"{where}: extra timeout must be positive.")
     return timeout
 
 
@@ -232,13 +640,38 @@ def get_extra(extras: Mapping[str, Any], conn_type: str, name: str) -> Any:
     return None
 
 
+# ==================================================================================================
+# Answers that are not the API's
+# ==================================================================================================
+
+#: 4xx statuses whose meaning does not depend on who answered: a size limit of a proxy, a rate
+#: limit, credentials. Any other 4xx is read as the API's verdict only if its body is the API's.
+_STATUS_ANYONE = frozenset({401, 403, 407, 408, 413, 414, 429, 431})
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
 class AhgoraRestHook(BaseHook):
     """Base of the PontoWeb and Voors hooks: settings, session, requests, retries, error mapping.
 
     :param retry_limit: how many times a failed call is retried (0: never). Default 4.
     :param retry_delay: first backoff delay in seconds; it doubles each retry, with jitter. Default 1.
     :param retry_max_delay: cap of one backoff delay, and of a ``Retry-After`` honoured. Default 60.
-    :param timeout: seconds per call, overriding the connection's ``timeout`` extra.
+    :param timeout: seconds per call, overriding the connection's ``timeout`` extra: a deadline for the
+        whole call (connect, send, status, headers and body), not a per-read timeout.
     """
 
     service_name = "API"
@@ -267,6 +700,9 @@ class AhgoraRestHook(BaseHook):
         self.timeout_override = timeout
         self._session_lock = threading.Lock()
         self._session: requests.Session | None = None
+        #: True while :meth:`test_connection` runs: messages name the form's fields, not the
+        #: (temporary) connection id.
+        self._testing = False
         #: How the sync path sleeps between attempts (tests replace it).
         self.sleep: Callable[[float], None] = time.sleep
 
@@ -277,6 +713,10 @@ class AhgoraRestHook(BaseHook):
 
     def _build_settings(self, conn: Connection) -> WireSettings:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _where(self) -> str:
+        """How messages name the connection: by id, or as "the connection" in a UI test."""
+        return "The connection" if self._testing else f"Connection '{self.conn_id}'"
 
     @cached_property
     def settings(self) -> WireSettings:
@@ -302,6 +742,9 @@ class AhgoraRestHook(BaseHook):
             if self._session is None:
                 settings = self.settings
                 session = requests.Session()
+                # connections that register their sockets with the call's deadline (the watchdog)
+                session.mount("https://", _DeadlineAdapter())
+                session.mount("http://", _DeadlineAdapter())
                 session.headers.update(settings.headers)
                 if settings.auth is not None:
                     session.auth = settings.auth
@@ -324,13 +767,12 @@ class AhgoraRestHook(BaseHook):
 
     # -- secret hygiene -------------------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
+    def _scrub(self, text: str, limit: int | None = None) -> str:
+        """Server or library text, safe to show: see :class:`SecretScrubber`."""
         settings = self.__dict__.get("settings")
-        if settings is not None:
-            for secret in settings.secrets:
-                if secret and len(secret) >= 3:
-                    text = text.replace(secret, "***")
-        return text
+        if settings is None:
+            return text if limit is None or len(text) <= limit else text[:limit] + " ..."
+        return settings.scrubber.scrub(text, limit)
 
     # -- one attempt ----------------------------------------------------------------------------
 
@@ -346,8 +788,11 @@ class AhgoraRestHook(BaseHook):
         json_body: Any = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
-        """One HTTP call: the parsed JSON answer (None if empty), or a mapped exception."""
+        """One HTTP call within one deadline: the parsed JSON answer (None if empty), or a mapped
+        exception. ``timeout`` (default: the settings') bounds the whole call."""
+        settings = self.settings
         session = self.get_conn()
         url = self._url(path)
         sent_headers = dict(headers or {})
@@ -355,48 +800,90 @@ class AhgoraRestHook(BaseHook):
             data = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         if data is not None:
             sent_headers.setdefault("Content-Type", "application/json")
+        call = _Call(settings.timeout if timeout is None else timeout)
+        _WATCHDOG.watch(call)
+        _local.call = call
+        response: requests.Response | None = None
         try:
-            response = session.request(
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=sent_headers,
+                    # connect, and each read; the watchdog and the chunk loop bound the whole call
+                    timeout=(call.timeout, call.timeout),
+                    stream=True,
+                )
+                chunks = []
+                for chunk in response.iter_content(_CHUNK):
+                    chunks.append(chunk)
+                    if time.monotonic() > call.deadline:
+                        raise self._deadline_error(method, path, call)
+                if call.expired:
+                    # the watchdog cut the socket: what was read (headers, body) may be truncated
+                    # and can even look complete (http.client takes an early EOF as the end)
+                    raise self._deadline_error(method, path, call)
+                raw = b"".join(chunks)
+            except requests.exceptions.RequestException as exc:
+                raise self._wire_error(method, path, exc, call) from None
+        finally:
+            _local.call = None
+            _WATCHDOG.finish(call)
+            if response is not None:
+                response.close()  # releases a fully read connection to the pool, else closes it
+        return self._handle_response(method, path, response, raw)
+
+    def _deadline_error(self, method: str, path: str, call: _Call) -> AhgoraConnectionError:
+        err = AhgoraConnectionError(
+            f"no complete answer within the {call.timeout:g} s deadline (the timeout bounds the whole "
+            "call: connect, send, status line, headers and body)",
+            method=method,
+            url=path,
+            service=self.service_name,
+        )
+        err.may_have_been_processed = True
+        return err
+
+    def _wire_error(
+        self, method: str, path: str, exc: requests.exceptions.RequestException, call: _Call
+    ) -> AhgoraConnectionError:
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return self._connection_error(
                 method,
-                url,
-                params=params,
-                data=data,
-                headers=sent_headers,
-                timeout=self.settings.timeout,
+                path,
+                f"could not connect within the {call.timeout:g} s deadline",
+                exc,
+                processed=False,
             )
-        except requests.exceptions.ConnectTimeout as exc:
-            raise self._connection_error(method, path, "connection timed out", exc, processed=False) from None
-        except requests.exceptions.Timeout as exc:
-            raise self._connection_error(
-                method, path, "timed out waiting for the answer", exc, True
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
+        if call.expired or isinstance(exc, requests.exceptions.ReadTimeout):
+            return self._deadline_error(method, path, call)
+        if isinstance(exc, requests.exceptions.ConnectionError):
             text = str(exc)
             refused = "NewConnectionError" in text or "Failed to resolve" in text or "refused" in text
             reason = "could not connect" if refused else "connection broken during the call"
-            raise self._connection_error(method, path, reason, exc, processed=not refused) from None
-        except requests.exceptions.RequestException as exc:
-            raise self._connection_error(method, path, type(exc).__name__, exc, True) from None
-        return self._handle_response(method, path, response)
+            return self._connection_error(method, path, reason, exc, processed=not refused)
+        if isinstance(
+            exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
+        ):
+            return self._connection_error(method, path, "answer cut mid-body", exc, processed=True)
+        return self._connection_error(method, path, type(exc).__name__, exc, processed=True)
 
     def _connection_error(
         self, method: str, path: str, reason: str, exc: BaseException, processed: bool
     ) -> AhgoraConnectionError:
-        # the underlying error is quoted (scrubbed, shortened) rather than chained: it is the only
+        # the underlying error is quoted (masked, then shortened) rather than chained: it is the only
         # place a library could have put something we did not choose to show
-        detail = self._scrub(str(exc))[:300]
+        detail = self._scrub(str(exc), limit=QUOTE_LIMIT)
         err = AhgoraConnectionError(
             f"{reason} ({type(exc).__name__}: {detail})", method=method, url=path, service=self.service_name
         )
         err.may_have_been_processed = processed
         return err
 
-    def _handle_response(self, method: str, path: str, response: requests.Response) -> Any:
+    def _handle_response(self, method: str, path: str, response: requests.Response, raw: bytes) -> Any:
         status = response.status_code
-        try:
-            raw = response.content
-        except requests.exceptions.RequestException as exc:  # body cut mid-way
-            raise self._connection_error(method, path, "answer cut mid-body", exc, True) from None
         body: Any = None
         parse_failed = False
         if raw and raw.strip():
@@ -406,35 +893,60 @@ class AhgoraRestHook(BaseHook):
                 parse_failed = True
         if 200 <= status < 300:
             if parse_failed:
-                err = AhgoraConnectionError(
-                    f"malformed JSON in the answer (HTTP {status}, {len(raw)} bytes)",
-                    method=method,
-                    url=path,
-                    service=self.service_name,
+                raise self._malformed(
+                    method, path, f"the answer is not JSON: {self._describe_body(response, raw)}", status
                 )
-                err.may_have_been_processed = True
-                raise err
             self._check_answer(body)
             return body
-        raise self._map_error(method, path, response, body, raw if parse_failed else None)
+        raise self._map_error(method, path, response, body, raw, parse_failed)
 
     def _check_answer(self, body: Any) -> None:
         """Hook-specific checks of a successful answer (PontoWeb: the company)."""
 
+    def _is_api_error(self, body: Any) -> bool:
+        """Whether a parsed error body is an error object of the API (not a web server's page).
+
+        The shapes PontoWeb answers with: ``{"error": {...}}``, ``{"error": "..."}``,
+        ``{"message", "code"}``. VoorsHook widens this (its error shape is not documented).
+        """
+        parsed = parse_error_body(body)
+        return isinstance(body, Mapping) and (parsed.message is not None or parsed.code is not None)
+
+    def _describe_body(self, response: requests.Response, raw: bytes) -> str:
+        """What a body that is not the API's looks like, in words, quoting only masked text."""
+        if not raw or not raw.strip():
+            return "an empty body"
+        content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        size = f"{len(raw)} bytes"
+        head = raw[:4096]
+        if "html" in content_type or head.lstrip()[:1] == b"<":
+            title = _TITLE.search(raw[:65536])
+            if title:
+                text = html.unescape(title.group(1).decode("utf-8", "replace"))
+                return f"an HTML page titled '{self._scrub(text, limit=120)}' ({size})"
+            return f"an HTML page ({size}): {self._quote(raw)}"
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            kind = content_type or "text"
+            return f"a {kind} body ({size}): {self._quote(raw)}"
+        return f"JSON that is {_json_kind(value)}, not an error of the API ({size}): {self._quote(raw)}"
+
+    def _quote(self, raw: bytes, limit: int = 200) -> str:
+        # decode a bounded prefix only; the scrubber then masks before it cuts
+        return self._scrub(raw[: 8 * limit + 4096].decode("utf-8", "replace"), limit=limit)
+
     def _map_error(
-        self, method: str, path: str, response: requests.Response, body: Any, raw_text: bytes | None
+        self,
+        method: str,
+        path: str,
+        response: requests.Response,
+        body: Any,
+        raw: bytes,
+        parse_failed: bool = False,
     ) -> AhgoraAPIError:
         status = response.status_code
-        message = parse_error_body(body).message
-        if message is None:
-            if raw_text is not None:
-                snippet = raw_text[:200].decode("utf-8", "replace").strip()
-            elif body is not None:
-                snippet = json.dumps(body, ensure_ascii=False)[:200]
-            else:
-                snippet = response.reason or "no body"
-            message = snippet or (response.reason or "no body")
-        message = self._scrub(message)
+        api_body = not parse_failed and self._is_api_error(body)
         kwargs: dict[str, Any] = {
             "http_status": status,
             "method": method,
@@ -442,16 +954,27 @@ class AhgoraRestHook(BaseHook):
             "service": self.service_name,
         }
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raw_message = parse_error_body(body).message if api_body else None
+        if raw_message is not None:
+            message = self._scrub(raw_message, limit=QUOTE_LIMIT)
+        elif api_body:
+            message = f"{response.reason or 'error'} (the API gave no message)"
+        else:
+            message = f"the answer is {self._describe_body(response, raw)}, not the API's JSON error"
+        lowered = (raw_message or "").lower()  # the verdict reads the API's own words, unmasked
         exc: AhgoraAPIError
-        if status == 401:
+        if 400 <= status < 500 and status not in _STATUS_ANYONE and not api_body:
+            # a web server's or gateway's page: the base URL points elsewhere; never "absent"
+            exc = AhgoraWrongEndpointError(message, **kwargs)
+        elif status == 401:
             exc = AhgoraAuthError(message, **kwargs)
         elif status == 403:
             exc = AhgoraPermissionError(message, **kwargs)
-        elif status == 404 or (status == 400 and "not found" in message.lower()):
+        elif status == 404 or (status == 400 and "not found" in lowered):
             exc = AhgoraNotFoundError(message, **kwargs)
-        elif status == 410 or (status == 400 and "expired" in message.lower()):
+        elif status == 410 or (status == 400 and "expired" in lowered):
             exc = AhgoraExpiredError(message, **kwargs)
-        elif status == 429 and "daily limit" in message.lower():
+        elif status == 429 and "daily limit" in lowered:
             exc = AhgoraDailyLimitError(message, **kwargs)
         elif status == 429:
             exc = AhgoraRateLimitError(message, retry_after=retry_after, **kwargs)
@@ -464,6 +987,61 @@ class AhgoraRestHook(BaseHook):
         else:
             exc = AhgoraAPIError(f"unexpected answer ({message})", **kwargs)
         return exc
+
+    # -- answers into models --------------------------------------------------------------------
+
+    def _malformed(
+        self, method: str, path: str, what: str, status: int | None = None
+    ) -> AhgoraMalformedAnswerError:
+        err = AhgoraMalformedAnswerError(
+            what, http_status=status, method=method, url=path, service=self.service_name
+        )
+        err.may_have_been_processed = True
+        return err
+
+    def _parse_answer(
+        self,
+        answer: Any,
+        parse: Callable[[Any], T],
+        *,
+        what: str,
+        method: str,
+        path: str,
+        object_required: bool = True,
+    ) -> T:
+        """``parse(answer)``, or :class:`~airflow_provider_ahgora.exceptions.AhgoraMalformedAnswerError`
+        naming the route and what was wrong (fields and reasons, never the values) when the answer
+        is not a valid ``what``. Every hook method that turns an answer into a model goes through
+        here: a gateway's odd 200 is transient, never a raw ``ValidationError`` or ``TypeError``."""
+        try:
+            if object_required and not isinstance(answer, Mapping):
+                shape = "an empty body" if answer is None else f"{_json_kind(answer)}"
+                raise self._malformed(method, path, f"the {what} answer is {shape}, not a JSON object", 200)
+            return parse(answer)
+        except AhgoraError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            # not chained: a ValidationError's text quotes the values it received
+            raise self._malformed(
+                method, path, f"the {what} answer is not valid: {self._describe_invalid(exc)}", 200
+            ) from None
+
+    def _describe_invalid(self, exc: BaseException) -> str:
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            try:
+                items = errors(include_url=False, include_input=False, include_context=False)
+            except TypeError:
+                items = None
+            if items:
+                parts = []
+                for item in items[:3]:
+                    where = ".".join(str(x) for x in item.get("loc", ())) or "(the answer)"
+                    parts.append(f"{where}: {str(item.get('msg', '')).removeprefix('Value error, ')}")
+                more = f" (and {len(items) - 3} more)" if len(items) > 3 else ""
+                return self._scrub("; ".join(parts), limit=QUOTE_LIMIT) + more
+        text = str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
+        return self._scrub(text, limit=QUOTE_LIMIT)
 
     # -- retries --------------------------------------------------------------------------------
 
@@ -495,7 +1073,7 @@ class AhgoraRestHook(BaseHook):
                 self.service_name,
                 method,
                 path,
-                short_reason(exc),
+                self._scrub(short_reason(exc), limit=2 * QUOTE_LIMIT),
                 state.attempt_number,
                 self.retry_limit,
                 wait,
@@ -503,8 +1081,37 @@ class AhgoraRestHook(BaseHook):
 
         return before_sleep
 
-    def _request(self, method: str, path: str, *, retry: RetryMode = "all", **kwargs: Any) -> Any:
-        """A call with retries per ``retry``; returns the parsed JSON answer."""
+    def _attempt_parsed(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[Any], Any] | None,
+        what: str,
+        object_required: bool,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """One attempt, and its answer turned into a model inside the attempt: a malformed answer is
+        retried exactly like a 5xx (where retrying is safe)."""
+        answer = self._attempt(method, path, **kwargs)
+        if parse is None:
+            return answer
+        return self._parse_answer(
+            answer, parse, what=what, method=method, path=path, object_required=object_required
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: RetryMode = "all",
+        parse: Callable[[Any], T] | None = None,
+        what: str = "API",
+        object_required: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """A call with retries per ``retry``; returns the parsed JSON answer, or ``parse(answer)``
+        (see :meth:`_parse_answer`: ``what`` names the answer in messages)."""
         retrying = Retrying(
             stop=stop_after_attempt(self.retry_limit + 1),
             wait=self._wait,
@@ -513,10 +1120,21 @@ class AhgoraRestHook(BaseHook):
             sleep=self.sleep,
             reraise=True,
         )
-        return retrying(self._attempt, method, path, **kwargs)
+        return retrying(self._attempt_parsed, method, path, parse, what, object_required, kwargs)
 
-    async def _arequest(self, method: str, path: str, *, retry: RetryMode = "all", **kwargs: Any) -> Any:
-        """Async :meth:`_request`: each attempt runs in a worker thread; backoff sleeps are async."""
+    async def _arequest(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: RetryMode = "all",
+        parse: Callable[[Any], T] | None = None,
+        what: str = "API",
+        object_required: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Async :meth:`_request`: each attempt runs in a worker thread, within the same deadline as
+        a sync attempt; backoff sleeps are async."""
         await self.asettings()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retry_limit + 1),
@@ -527,7 +1145,9 @@ class AhgoraRestHook(BaseHook):
         )
         async for attempt in retrying:
             with attempt:
-                return await asyncio.to_thread(self._attempt, method, path, **kwargs)
+                return await asyncio.to_thread(
+                    self._attempt_parsed, method, path, parse, what, object_required, kwargs
+                )
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- connection test helpers ------------------------------------------------------------------
@@ -540,3 +1160,47 @@ class AhgoraRestHook(BaseHook):
                 "password (or token) again in the form before pressing Test."
             )
         return None
+
+    def _probe(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The connection test's one call: a single attempt, no retries, a short deadline."""
+        timeout = min(self.settings.timeout, TEST_TIMEOUT)
+        return self._attempt(method, path, timeout=timeout, **kwargs)
+
+    def _test_failure(self, exc: BaseException) -> str:
+        """Why a connection test failed, in words a user of the connection form understands."""
+        service = self.service_name
+        settings = self.__dict__.get("settings")
+        where = f" at {settings.base_url}" if settings is not None else ""
+        if isinstance(exc, AhgoraConfigError):
+            return str(exc)
+        if isinstance(exc, AhgoraMalformedAnswerError):
+            return (
+                f"The server{where} answered, but not as the {service} API does ({exc.api_message}): check "
+                "the Host field (the API base URL, including its path)."
+            )
+        if isinstance(exc, AhgoraConnectionError):
+            return (
+                f"Could not reach {service}{where}: {exc.api_message}. Check the Host field (scheme, host "
+                "name, port) and that this Airflow can reach that address; the test made one attempt."
+            )
+        if isinstance(exc, AhgoraWrongEndpointError):
+            return (
+                f"The server{where} is not the {service} API: it answered HTTP {exc.http_status} with "
+                f"{exc.api_message.removeprefix('the answer is ')}. Check the Host field (the API base URL, "
+                "including its path)."
+            )
+        if isinstance(exc, AhgoraTransientError):
+            return (
+                f"{service}{where} answered HTTP {exc.http_status} ({exc.api_message}): it looks unavailable "
+                "right now. Try the test again later."
+            )
+        if isinstance(exc, AhgoraAPIError):
+            return (
+                f"{service}{where} answered HTTP {exc.http_status} ({exc.api_message}) to the test call: "
+                "check the connection's fields."
+            )
+        if isinstance(exc, AhgoraError):
+            return self._scrub(str(exc), limit=2 * QUOTE_LIMIT)
+        return self._scrub(
+            f"The test failed unexpectedly: {type(exc).__name__}: {exc}", limit=2 * QUOTE_LIMIT
+        )

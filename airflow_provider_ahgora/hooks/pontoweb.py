@@ -12,7 +12,6 @@ from airflow_provider_ahgora._limits import PUSH_RESOURCES
 from airflow_provider_ahgora.exceptions import (
     AhgoraAuthError,
     AhgoraConfigError,
-    AhgoraError,
     AhgoraNotFoundError,
     AhgoraPermissionError,
     AhgoraReadInterruptedError,
@@ -25,6 +24,7 @@ from airflow_provider_ahgora.hooks._base import (
     USER_AGENT,
     AhgoraRestHook,
     RetryMode,
+    SecretScrubber,
     WireSettings,
     build_base_url,
     field_behaviour,
@@ -105,22 +105,27 @@ class PontoWebHook(AhgoraRestHook):
     # -- settings -------------------------------------------------------------------------------
 
     def _build_settings(self, conn: Connection) -> WireSettings:
-        cid = self.pontoweb_conn_id
+        where = self._where()
         extras = conn.extra_dejson or {}
         accept = str(get_extra(extras, "pontoweb", "accept_version") or "v2").strip().lower()
         if accept not in ACCEPT_VERSIONS:
-            raise AhgoraConfigError(
-                f"Connection '{cid}': extra accept_version must be 'v1' or 'v2', got {accept!r}."
-            )
-        timeout = resolve_timeout(self.timeout_override, extras, "pontoweb", cid)
+            raise AhgoraConfigError(f"{where}: extra accept_version must be 'v1' or 'v2', got {accept!r}.")
+        timeout = resolve_timeout(self.timeout_override, extras, "pontoweb", where)
         if not conn.login or not conn.password:
+            missing = " and ".join(
+                name for name, value in (("login", conn.login), ("password", conn.password)) if not value
+            )
             raise AhgoraConfigError(
-                f"Connection '{cid}' needs the PontoWeb service user: set its login and password."
+                f"{where} needs the PontoWeb service user: its {missing} "
+                f"{'is' if ' and ' not in missing else 'are'} empty. Set the service user's login and "
+                "password."
             )
         company = get_extra(extras, "pontoweb", "company")
+        scrubber = SecretScrubber.for_basic(conn.login, conn.password)
         mask(conn.password)
+        scrubber.register()
         return WireSettings(
-            base_url=build_base_url(conn, DEFAULT_HOST, "PontoWeb", cid),
+            base_url=build_base_url(conn, DEFAULT_HOST, "PontoWeb", where),
             headers={
                 "Accept": "application/json",
                 "Accept-Version": accept,
@@ -130,6 +135,7 @@ class PontoWebHook(AhgoraRestHook):
             auth=(conn.login, conn.password),
             secrets=(conn.password,),
             extras={"accept_version": accept, "company": str(company) if company else None},
+            scrubber=scrubber,
         )
 
     @property
@@ -160,22 +166,29 @@ class PontoWebHook(AhgoraRestHook):
         from airflow_provider_ahgora.models.pontoweb import ReckonStartRequest, ReckonStartResponse
 
         body = validate_one(ReckonStartRequest, request, "reckon start request").to_wire()
-        answer = self._request("POST", "/reckons/process/start", json_body=body, retry="safe")
-        return ReckonStartResponse.model_validate(_require_object(answer, "reckon start"))
+        path = "/reckons/process/start"
+        return self._request(
+            "POST",
+            path,
+            json_body=body,
+            retry="safe",
+            parse=ReckonStartResponse.model_validate,
+            what="reckon start",
+        )
 
     def get_reckon_status(self, process: str) -> ReckonStatus:
         """Status of a reckon (``GET /reckons/process/status/{process}``)."""
         from airflow_provider_ahgora.models.pontoweb import ReckonStatus
 
-        answer = self._request("GET", f"/reckons/process/status/{quote_segment(process)}")
-        return ReckonStatus.model_validate(_require_object(answer, "reckon status"))
+        path = f"/reckons/process/status/{quote_segment(process)}"
+        return self._request("GET", path, parse=ReckonStatus.model_validate, what="reckon status")
 
     async def aget_reckon_status(self, process: str) -> ReckonStatus:
         """Async :meth:`get_reckon_status`, for triggers."""
         from airflow_provider_ahgora.models.pontoweb import ReckonStatus
 
-        answer = await self._arequest("GET", f"/reckons/process/status/{quote_segment(process)}")
-        return ReckonStatus.model_validate(_require_object(answer, "reckon status"))
+        path = f"/reckons/process/status/{quote_segment(process)}"
+        return await self._arequest("GET", path, parse=ReckonStatus.model_validate, what="reckon status")
 
     def iter_reckon_results(self, unique: str, page_size: int = MAX_PAGE_SIZE) -> Iterator[ReckonResultsPage]:
         """Yield the result pages of a reckon until a page comes back empty.
@@ -186,8 +199,6 @@ class PontoWebHook(AhgoraRestHook):
         :meth:`reconsume` and read again from the start. Reads that surely did not reach the server
         (connection refused, 429) are retried.
         """
-        from airflow_provider_ahgora.models.pontoweb import ReckonResultsPage
-
         if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise AhgoraConfigError(
                 f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}"
@@ -196,13 +207,18 @@ class PontoWebHook(AhgoraRestHook):
         pages = records = 0
         while True:
             try:
-                answer = self._request("GET", path, params={"limit": page_size}, retry="safe")
-                page = ReckonResultsPage.model_validate(_require_object(answer, "reckon results"))
+                # an answer that arrived but is not a results page is malformed (transient, processed)
+                page = self._request(
+                    "GET",
+                    path,
+                    params={"limit": page_size},
+                    retry="safe",
+                    parse=_results_page,
+                    what="results page",
+                )
             except AhgoraTransientError as exc:
                 if not exc.may_have_been_processed:
                     raise
-                raise AhgoraReadInterruptedError(unique, pages, records, exc) from exc
-            except (ValueError, TypeError) as exc:  # answer arrived but is not a results page
                 raise AhgoraReadInterruptedError(unique, pages, records, exc) from exc
             if not page.data:
                 return
@@ -210,7 +226,7 @@ class PontoWebHook(AhgoraRestHook):
             records += len(page.data)
             self.log.info("PontoWeb results of %s: page %d, %d record(s) so far", unique, pages, records)
             yield page
-            del page, answer  # hold at most one page while the next is read (bounded memory)
+            del page  # hold at most one page while the next is read (bounded memory)
 
     def reconsume(self, unique: str) -> ReconsumeResponse:
         """Make every record of ``unique`` readable again (``GET /reckons/reconsume/{unique}``).
@@ -219,8 +235,8 @@ class PontoWebHook(AhgoraRestHook):
         """
         from airflow_provider_ahgora.models.pontoweb import ReconsumeResponse
 
-        answer = self._request("GET", f"/reckons/reconsume/{quote_segment(unique)}")
-        return ReconsumeResponse.model_validate(_require_object(answer, "reconsume"))
+        path = f"/reckons/reconsume/{quote_segment(unique)}"
+        return self._request("GET", path, parse=ReconsumeResponse.model_validate, what="reconsume")
 
     # -- pushes and the process monitor ---------------------------------------------------------
 
@@ -281,41 +297,55 @@ class PontoWebHook(AhgoraRestHook):
                 f"push({resource!r}): the body is {len(body)} bytes; PontoWeb takes at most "
                 f"{MAX_PUSH_BYTES} bytes (1 MiB) per request: send fewer records per batch."
             )
-        answer = self._request("POST", path, data=body, retry=retry)
-        return PushTicket.model_validate(_require_object(answer, f"push to {path}"))
+        return self._request(
+            "POST", path, data=body, retry=retry, parse=PushTicket.model_validate, what="push ticket"
+        )
 
     def get_process(self, unique: str | None = None, subunique: str | None = None) -> ProcessStatus:
         """The process monitor (``GET /process``) for a push, by ``subunique`` or ``unique``."""
-        from airflow_provider_ahgora.models.pontoweb import ProcessStatus
-
-        answer = self._request("GET", "/process", **_process_args(unique, subunique))
-        return ProcessStatus.model_validate(_require_object(answer, "process monitor"))
+        return self._request(
+            "GET",
+            "/process",
+            parse=_process_status,
+            what="process monitor",
+            **_process_args(unique, subunique),
+        )
 
     async def aget_process(self, unique: str | None = None, subunique: str | None = None) -> ProcessStatus:
         """Async :meth:`get_process`, for triggers."""
-        from airflow_provider_ahgora.models.pontoweb import ProcessStatus
-
-        answer = await self._arequest("GET", "/process", **_process_args(unique, subunique))
-        return ProcessStatus.model_validate(_require_object(answer, "process monitor"))
+        return await self._arequest(
+            "GET",
+            "/process",
+            parse=_process_status,
+            what="process monitor",
+            **_process_args(unique, subunique),
+        )
 
     # -- connection test --------------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
         """An authenticated call that spends no quota: the status of a process that cannot exist.
 
-        400 "Process not found" proves the credentials; 401/403 do not.
+        Only PontoWeb's own 400 "Process not found" (in its JSON) proves the host and the credentials;
+        401/403 do not, and any other answer means the host is not PontoWeb. One attempt, no
+        retries, at most :data:`~airflow_provider_ahgora.hooks._base.TEST_TIMEOUT` seconds.
         """
+        self._testing = True
         try:
             masked = self._masked_password_message()
             if masked:
                 return False, masked
-            self.get_reckon_status(PROBE_PROCESS)
-        except AhgoraNotFoundError:
-            company = self.settings.extras.get("company")
-            pinned = f" (pinned to company {company})" if company else ""
-            return (
-                True,
-                f"Connection to PontoWeb at {self.settings.base_url} works: credentials accepted{pinned}.",
+            base = self.settings.base_url
+            self._probe("GET", f"/reckons/process/status/{PROBE_PROCESS}")
+        except AhgoraNotFoundError as exc:
+            if exc.http_status == 400 or "process" in (exc.api_message or "").lower():
+                company = self.settings.extras.get("company")
+                pinned = f" (pinned to company {company})" if company else ""
+                return True, f"Connection to PontoWeb at {base} works: credentials accepted{pinned}."
+            return False, (
+                f"The server at {base} answered HTTP {exc.http_status} ({exc.api_message}) where PontoWeb "
+                "answers 400 'Process not found': it does not look like the PontoWeb API. Check the Host "
+                "field (empty means https://api.ahgora.com.br)."
             )
         except AhgoraAuthError:
             return False, (
@@ -327,11 +357,15 @@ class PontoWebHook(AhgoraRestHook):
                 "PontoWeb accepted the credentials but the user lacks permission for the reckon routes "
                 "(403 Forbidden): use a user of type service with access to them."
             )
-        except AhgoraError as exc:
-            return False, str(exc)
         except Exception as exc:  # the UI shows the message; never crash the test button
-            return False, self._scrub(f"{type(exc).__name__}: {exc}")
-        return True, f"Connection to PontoWeb at {self.settings.base_url} works."
+            return False, self._test_failure(exc)
+        finally:
+            self._testing = False
+        return False, (
+            f"The server at {base} answered 200 to the status of a process that cannot exist, where "
+            "PontoWeb answers 400 'Process not found': it is not the PontoWeb API. Check the Host field "
+            "(empty means https://api.ahgora.com.br)."
+        )
 
 
 _PUSH_RESOURCES = PUSH_RESOURCES
@@ -359,9 +393,24 @@ def _process_args(unique: str | None, subunique: str | None) -> dict[str, Any]:
     return {"params": params, "headers": {"Accept-Version": "v2"}}
 
 
-def _require_object(answer: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(answer, Mapping):
-        raise AhgoraTransientError(
-            f"the {what} answer is not a JSON object (got {type(answer).__name__})", service="PontoWeb"
-        )
-    return answer
+def _results_page(answer: Mapping[str, Any]) -> ReckonResultsPage:
+    """A results page must carry its ``data`` array: a page without one (a gateway's ``{}``) would
+    otherwise read as the empty page that ends the results, and lose every record after it."""
+    from airflow_provider_ahgora.models.pontoweb import ReckonResultsPage
+
+    if not isinstance(answer.get("data"), list):
+        raise ValueError(f"'data' must be an array of records, got {_kind(answer.get('data'))}")
+    return ReckonResultsPage.model_validate(answer)
+
+
+def _process_status(answer: Mapping[str, Any]) -> ProcessStatus:
+    """A monitor answer says at least its ``status`` or its ``progress``."""
+    from airflow_provider_ahgora.models.pontoweb import ProcessStatus
+
+    if answer.get("status") is None and answer.get("progress") is None:
+        raise ValueError("it has neither 'status' nor 'progress'")
+    return ProcessStatus.model_validate(answer)
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ahgora.exceptions import (
+    AhgoraAPIError,
     AhgoraAuthError,
     AhgoraConfigError,
-    AhgoraError,
     AhgoraNotFoundError,
     AhgoraPermissionError,
     AhgoraValidationError,
@@ -18,6 +18,7 @@ from airflow_provider_ahgora.hooks._base import (
     USER_AGENT,
     AhgoraRestHook,
     RetryMode,
+    SecretScrubber,
     WireSettings,
     build_base_url,
     field_behaviour,
@@ -74,19 +75,22 @@ class VoorsHook(AhgoraRestHook):
     # -- settings -------------------------------------------------------------------------------
 
     def _build_settings(self, conn: Connection) -> WireSettings:
-        cid = self.voors_conn_id
-        token = (conn.password or "").strip()
-        if not token:
-            raise AhgoraConfigError(f"Connection '{cid}' has no API token: set it in the Password field.")
+        where = self._where()
         if "token=" in (conn.host or "") or "token=" in (conn.schema or ""):
             raise AhgoraConfigError(
-                f"Connection '{cid}': the host holds a token parameter. Tokens in URLs end up in logs "
-                "and proxies: remove it and put the token in the Password field."
+                f"{where}: the API base URL holds a token parameter. Tokens in URLs end up in logs "
+                "and proxies: remove it and put the token in the API token (Password) field."
             )
-        timeout = resolve_timeout(self.timeout_override, conn.extra_dejson or {}, "voors", cid)
+        base_url = build_base_url(conn, None, "Voors", where)
+        token = (conn.password or "").strip()
+        if not token:
+            raise AhgoraConfigError(f"{where} has no API token: set it in the API token (Password) field.")
+        timeout = resolve_timeout(self.timeout_override, conn.extra_dejson or {}, "voors", where)
+        scrubber = SecretScrubber.for_token(token)
         mask(token)
+        scrubber.register()
         return WireSettings(
-            base_url=build_base_url(conn, None, "Voors", cid),
+            base_url=base_url,
             headers={
                 "Accept": "application/json",
                 "Authorization": token,
@@ -94,7 +98,14 @@ class VoorsHook(AhgoraRestHook):
             },
             timeout=timeout,
             secrets=(token,),
+            scrubber=scrubber,
         )
+
+    def _is_api_error(self, body: Any) -> bool:
+        """Voors documents its error codes but not the shape of every error body (its 404 is not
+        shown): any JSON object counts as Voors' own answer; HTML, text, an empty body or JSON that
+        is not an object does not."""
+        return isinstance(body, Mapping)
 
     # -- generic calls ----------------------------------------------------------------------------
 
@@ -105,15 +116,33 @@ class VoorsHook(AhgoraRestHook):
 
         return name if isinstance(name, VoorsResource) else get_resource(name)
 
-    def _call(self, method: str, path: str, *, retry: RetryMode = "all", **kwargs: Any) -> VoorsResponse:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry: RetryMode = "all",
+        records: VoorsResource | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A call whose answer becomes a :class:`~airflow_provider_ahgora.models.voors.VoorsResponse`,
+        or, with ``records``, that resource's typed records; an answer that does not fit is malformed
+        (and retried like a 5xx where retrying is safe)."""
         from airflow_provider_ahgora.models.voors import VoorsResponse
 
-        answer = self._request(method, path, retry=retry, **kwargs)
-        if answer is None:  # "returns only the code 200"
-            return VoorsResponse()
-        if not isinstance(answer, Mapping):
-            return VoorsResponse.model_validate({"data": answer})
-        return VoorsResponse.model_validate(answer)
+        def parse(value: Any) -> Any:
+            if value is None:  # "returns only the code 200"
+                response = VoorsResponse()
+            elif not isinstance(value, Mapping):
+                response = VoorsResponse.model_validate({"data": value})
+            else:
+                response = VoorsResponse.model_validate(value)
+            return response if records is None else response.records(records.envelope)
+
+        what = "Voors" if records is None else f"'{records.envelope}' records"
+        return self._request(
+            method, path, retry=retry, parse=parse, what=what, object_required=False, **kwargs
+        )
 
     @staticmethod
     def _require(res: VoorsResource, operation: str) -> None:
@@ -219,21 +248,27 @@ class VoorsHook(AhgoraRestHook):
         return self._call("DELETE", res.path, json_body=self._envelope(key, ref))
 
     def get(self, resource: str | VoorsResource, id: int | str) -> VoorsEntity:
-        """One record by its Voors id (``GET /path/{id}``), typed by its response model."""
+        """One record by its Voors id (``GET /path/{id}``), typed by its response model.
+
+        Voors' own 404 (a JSON object) raises
+        :class:`~airflow_provider_ahgora.exceptions.AhgoraNotFoundError`; a web server's 404 page
+        raises :class:`~airflow_provider_ahgora.exceptions.AhgoraWrongEndpointError`; a 200 without
+        the record is malformed (transient), never "absent"."""
         res = self.resource(resource)
         self._require(res, "get")
-        records = self._call("GET", f"{res.path}/{quote_segment(id)}").records(res.envelope)
+        path = f"{res.path}/{quote_segment(id)}"
+        records = self._call("GET", path, records=res)
         if not records:
-            raise AhgoraNotFoundError(
-                f"the answer holds no '{res.envelope}'", service="Voors", method="GET", url=res.path
-            )
+            # a 200 without the record is not Voors' answer to a GET by id: only its 404 means absent
+            raise self._malformed("GET", path, f"the answer holds no '{res.envelope}' record", 200)
         return records[0]
 
     def list(self, resource: str | VoorsResource) -> list[VoorsEntity]:
         """Every record of a resource (``GET /path``), typed by its response model."""
         res = self.resource(resource)
         self._require(res, "list")
-        return self._call("GET", res.path).records(res.envelope)
+        records: list[VoorsEntity] = self._call("GET", res.path, records=res)
+        return records
 
     # -- goals and posts --------------------------------------------------------------------------
 
@@ -244,6 +279,12 @@ class VoorsHook(AhgoraRestHook):
 
         ``start_date``/``end_date`` are ``YYYY-MM-DD``. Filters: ``userId``, ``email``,
         ``departmentId``, ``jobRoleId``, ``jobFunctionId``, ``leaderId`` (snake_case accepted too).
+
+        Pages are read until one comes back **empty**: a page shorter than ``page_size`` does not
+        mean the end, because a server may cap ``limit`` lower than asked. ``skip`` advances by the
+        users actually received. A page identical to the one before it means the server ignores
+        ``skip``: paging stops with :class:`~airflow_provider_ahgora.exceptions.AhgoraAPIError`
+        rather than loop forever or yield the same users twice.
         """
         from pydantic.alias_generators import to_camel
 
@@ -276,12 +317,35 @@ class VoorsHook(AhgoraRestHook):
             if value is not None:
                 params[wire] = value
         skip = 0
+        previous: list[GoalUser] = []
+        previous_skip = 0
         while True:
-            answer = self._request("GET", "/goals", params={**params, "limit": page_size, "skip": skip})
-            users = parse_goals(answer)
-            yield from users
-            if len(users) < page_size:
+            users: list[GoalUser] = self._request(
+                "GET",
+                "/goals",
+                params={**params, "limit": page_size, "skip": skip},
+                parse=parse_goals,
+                what="goals page",
+                object_required=False,
+            )
+            if not users:
                 return
+            if skip and users == previous:
+                raise AhgoraAPIError(
+                    f"the page at skip={skip} is the same as the page at skip={previous_skip} "
+                    f"({len(users)} user(s)): the server ignores skip, so paging cannot go on without "
+                    "repeating users",
+                    http_status=200,
+                    method="GET",
+                    url="/goals",
+                    service="Voors",
+                    hint=(
+                        "The users read so far were yielded once each; the rest cannot be paged. Check "
+                        "that the connection's host is the Voors integration API, and report it to Voors."
+                    ),
+                )
+            yield from users
+            previous, previous_skip = users, skip
             skip += len(users)
 
     def update_goals(self, goals: Sequence[Any]) -> VoorsResponse:
@@ -302,24 +366,36 @@ class VoorsHook(AhgoraRestHook):
     def test_connection(self) -> tuple[bool, str]:
         """A cheap authenticated GET: one department by an id that cannot exist.
 
-        200 or 404 prove the token; 401 does not.
+        A 200 with a JSON object, or Voors' own JSON 404, proves the host and the token; a 401 does
+        not, and a web server's page (HTML, text, an empty body) means the host is not the Voors API.
+        One attempt, no retries, at most :data:`~airflow_provider_ahgora.hooks._base.TEST_TIMEOUT`
+        seconds.
         """
+        self._testing = True
         try:
             masked = self._masked_password_message()
             if masked:
                 return False, masked
-            self._request("GET", "/departments/0", retry="all")
+            base = self.settings.base_url
+            answer = self._probe("GET", "/departments/0")
         except AhgoraNotFoundError:
-            pass
+            return True, f"Connection to Voors at {base} works: token accepted."
         except AhgoraAuthError:
             return (
                 False,
-                "Voors refused the API token (401 Unauthorized): check the token in the Password field.",
+                "Voors refused the API token (401 Unauthorized): check the token in the API token "
+                "(Password) field.",
             )
         except AhgoraPermissionError:
             return False, "Voors accepted the token but it lacks permission (403 Forbidden) for departments."
-        except AhgoraError as exc:
-            return False, str(exc)
-        except Exception as exc:
-            return False, self._scrub(f"{type(exc).__name__}: {exc}")
-        return True, f"Connection to Voors at {self.settings.base_url} works: token accepted."
+        except Exception as exc:  # the UI shows the message; never crash the test button
+            return False, self._test_failure(exc)
+        finally:
+            self._testing = False
+        if not isinstance(answer, Mapping):
+            shape = "an empty body" if answer is None else "JSON that is not an object"
+            return False, (
+                f"The server at {base} answered 200 with {shape} to GET /departments/0, which is not a "
+                "Voors answer: check the API base URL (Host field), including its path."
+            )
+        return True, f"Connection to Voors at {base} works: token accepted."

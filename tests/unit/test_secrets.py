@@ -157,3 +157,184 @@ def test_token_in_host_is_refused(monkeypatch):
     with pytest.raises(AhgoraConfigError) as info:
         VoorsHook().get_conn()
     assert "abc" not in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Echoes in every form a server may use (class 6): the secret as is, cut, JSON-escaped (also PHP's
+# "\/"), URL-encoded, HTML-escaped, base64 of login:password, the whole Authorization header value.
+# --------------------------------------------------------------------------------------------------
+
+SPECIAL_PASSWORD = 'pw"S3cr/t+é&x=1<2'
+SPECIAL_TOKEN = 'tok"S3cr/t+9a&b=2'
+SPECIAL_LOGIN = "svc-user"
+
+
+def _every_form(secret: str, login: str | None = None) -> list[str]:
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms = [
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        html.escape(secret),
+    ]
+    if login is not None:
+        token = base64.b64encode(f"{login}:{secret}".encode()).decode()
+        forms += [token, f"Basic {token}"]
+    # no prefix of the secret long enough to help guess it
+    forms += [secret[:size] for size in range(6, len(secret))]
+    return forms
+
+
+def _echo_bodies(secret: str, header: str) -> dict[str, tuple[int, str, str]]:
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    return {
+        # the old code cut such a text at 200 characters before masking: a prefix stayed
+        "cut-at-200": (500, "text/plain", "x" * 190 + secret + "y" * 50),
+        "json-escaped": (500, "application/json", json.dumps({"detail": f"bad password {secret}"})),
+        "php-escaped": (
+            500,
+            "application/json",
+            json.dumps({"detail": f"bad password {secret}"}).replace("/", "\\/"),
+        ),
+        "api-shape": (400, "application/json", json.dumps({"message": f"bad {secret}", "code": 400})),
+        "url-encoded": (502, "text/plain", f"GET /?p={quote_plus(secret)}&q={quote(secret, safe='')}"),
+        "html-401": (
+            401,
+            "text/html",
+            f"<html><body><h1>401</h1><p>Authorization: {html.escape(header)}</p>"
+            f"<p>{html.escape(secret)}</p></body></html>",
+        ),
+        "header-as-sent": (401, "text/plain", f"Unauthorized: Authorization: {header}"),
+        "huge-page": (503, "text/html", "<html>" + "a" * 250 + secret + "b" * 2_000_000 + secret + "</html>"),
+        "server-cut-it": (500, "text/plain", f"bad credentials {secret[: len(secret) - 3]}"),
+    }
+
+
+def _collect(call, caplog) -> list[str]:
+    texts: list[str] = []
+    try:
+        call()
+    except Exception as exc:
+        texts += [str(exc), repr(exc), repr(exc.args)]
+    texts.append(caplog.text)
+    texts.extend(r.getMessage() for r in caplog.records)
+    return texts
+
+
+@pytest.mark.parametrize("echo", list(_echo_bodies("s", "h")))
+def test_pontoweb_echo_in_every_form_never_leaks(monkeypatch, caplog, echo):
+    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+    from tests.conftest import SleepRecorder, set_conn
+
+    caplog.set_level(logging.DEBUG)
+    set_conn(
+        monkeypatch,
+        "pontoweb_default",
+        conn_type="pontoweb",
+        host=PONTOWEB_BASE,
+        login=SPECIAL_LOGIN,
+        password=SPECIAL_PASSWORD,
+    )
+    header = "Basic " + base64.b64encode(f"{SPECIAL_LOGIN}:{SPECIAL_PASSWORD}".encode()).decode()
+    status, content_type, body = _echo_bodies(SPECIAL_PASSWORD, header)[echo]
+    hook = PontoWebHook(retry_limit=1)
+    hook.sleep = SleepRecorder()
+    with responses.RequestsMock() as rsps:
+        rsps.get(ANY_URL, status=status, body=body, content_type=content_type)
+        texts = _collect(lambda: hook.get_reckon_status("p"), caplog)
+    assert texts[0], "the call should have failed"
+    _assert_clean(tuple(_every_form(SPECIAL_PASSWORD, SPECIAL_LOGIN)), *texts)
+
+
+@pytest.mark.parametrize("echo", list(_echo_bodies("s", "h")))
+def test_voors_echo_in_every_form_never_leaks(monkeypatch, caplog, echo):
+    from airflow_provider_ahgora.hooks.voors import VoorsHook
+    from tests.conftest import SleepRecorder, set_conn
+
+    caplog.set_level(logging.DEBUG)
+    set_conn(monkeypatch, "voors_default", conn_type="voors", host=VOORS_BASE, password=SPECIAL_TOKEN)
+    status, content_type, body = _echo_bodies(SPECIAL_TOKEN, SPECIAL_TOKEN)[echo]
+    hook = VoorsHook(retry_limit=1)
+    hook.sleep = SleepRecorder()
+    with responses.RequestsMock() as rsps:
+        rsps.get(ANY_URL, status=status, body=body, content_type=content_type)
+        texts = _collect(lambda: hook.list("departments"), caplog)
+    assert texts[0], "the call should have failed"
+    _assert_clean(tuple(_every_form(SPECIAL_TOKEN)), *texts)
+
+
+def test_connection_error_text_is_masked_in_every_form(monkeypatch, caplog):
+    from urllib.parse import quote_plus
+
+    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+    from tests.conftest import SleepRecorder, set_conn
+
+    set_conn(
+        monkeypatch,
+        "pontoweb_default",
+        conn_type="pontoweb",
+        host=PONTOWEB_BASE,
+        login=SPECIAL_LOGIN,
+        password=SPECIAL_PASSWORD,
+    )
+    hook = PontoWebHook(retry_limit=1)
+    hook.sleep = SleepRecorder()
+    error = requests.exceptions.ConnectionError(
+        "x" * 290 + f"reset while sending {quote_plus(SPECIAL_PASSWORD)}"
+    )
+    with responses.RequestsMock() as rsps:
+        rsps.get(ANY_URL, body=error)
+        texts = _collect(lambda: hook.get_reckon_status("p"), caplog)
+    _assert_clean(tuple(_every_form(SPECIAL_PASSWORD, SPECIAL_LOGIN)), *texts)
+
+
+def test_a_password_too_short_to_mask_hides_the_servers_text(monkeypatch, caplog):
+    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+    from tests.conftest import set_conn
+
+    set_conn(
+        monkeypatch, "pontoweb_default", conn_type="pontoweb", host=PONTOWEB_BASE, login="u", password="q7"
+    )
+    with responses.RequestsMock() as rsps:
+        rsps.get(ANY_URL, status=500, body="wrong password 'q7' for u", content_type="text/plain")
+        texts = _collect(lambda: PontoWebHook(retry_limit=0).get_reckon_status("p"), caplog)
+    assert "q7" not in texts[0]
+    assert "too short" in texts[0]
+    assert "HTTP 500" in texts[0]  # what happened is still said
+
+
+def test_derived_forms_are_registered_with_airflows_masker(monkeypatch):
+    from airflow.providers.common import compat
+
+    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+    from airflow_provider_ahgora.hooks.voors import VoorsHook
+    from tests.conftest import set_conn
+
+    seen: list[str] = []
+    monkeypatch.setattr(compat.sdk, "mask_secret", seen.append, raising=False)
+    set_conn(
+        monkeypatch,
+        "pontoweb_default",
+        conn_type="pontoweb",
+        host=PONTOWEB_BASE,
+        login=SPECIAL_LOGIN,
+        password=SPECIAL_PASSWORD,
+    )
+    set_conn(monkeypatch, "voors_default", conn_type="voors", host=VOORS_BASE, password=SPECIAL_TOKEN)
+    PontoWebHook().settings  # noqa: B018 - resolving the settings registers the forms
+    VoorsHook().settings  # noqa: B018
+    basic = base64.b64encode(f"{SPECIAL_LOGIN}:{SPECIAL_PASSWORD}".encode()).decode()
+    for form in (SPECIAL_PASSWORD, basic, f"Basic {basic}", SPECIAL_TOKEN):
+        assert form in seen
+    assert any("\\" in form and "S3cr" in form for form in seen)  # a JSON-escaped form
+    assert any("%2F" in form for form in seen)  # a URL-encoded form

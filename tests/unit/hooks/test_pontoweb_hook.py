@@ -18,12 +18,15 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraConnectionError,
     AhgoraDailyLimitError,
     AhgoraExpiredError,
+    AhgoraMalformedAnswerError,
     AhgoraNotFoundError,
     AhgoraPermissionError,
     AhgoraRateLimitError,
     AhgoraReadInterruptedError,
     AhgoraServerError,
+    AhgoraTransientError,
     AhgoraValidationError,
+    AhgoraWrongEndpointError,
 )
 from airflow_provider_ahgora.hooks.pontoweb import MAX_PUSH_BYTES, PROBE_PROCESS, PontoWebHook
 from tests.conftest import PONTOWEB_BASE, PONTOWEB_PASSWORD, SleepRecorder, load_fixture, set_conn
@@ -142,7 +145,7 @@ class TestWire:
         assert req.headers["Authorization"] == expected_auth
         assert req.headers["Accept-Version"] == "v2"
         assert req.headers["User-Agent"] == f"airflow-provider-ahgora/{__version__}"
-        assert seen["timeout"] == 7
+        assert seen["timeout"] == (7, 7)  # connect, each read; the deadline bounds the whole call
         assert PONTOWEB_PASSWORD not in req.url
 
     @responses.activate
@@ -412,10 +415,13 @@ class TestErrors:
         assert len(responses.calls) == 1
 
     @responses.activate
-    def test_non_json_error(self, pontoweb_hook):
+    def test_non_json_400_is_not_the_apis_verdict(self, pontoweb_hook):
+        # a 400 page of a web server in front of the wrong path: not PontoWeb refusing the request
         responses.get(f"{STATUS_URL}/p", status=400, body="<html>Bad things</html>")
-        with pytest.raises(AhgoraBadRequestError, match="Bad things"):
+        with pytest.raises(AhgoraWrongEndpointError, match="Bad things") as info:
             pontoweb_hook.get_reckon_status("p")
+        assert not isinstance(info.value, AhgoraBadRequestError)
+        assert len(responses.calls) == 1
 
 
 class TestRetries:
@@ -627,3 +633,244 @@ class TestTestConnection:
         ok, message = PontoWebHook().test_connection()
         assert not ok
         assert "http" in message
+
+
+HTML_404 = "<html><head><title>404 Not Found</title></head><body><center>nginx</center></body></html>"
+
+
+class TestNotTheApi:
+    """Only PontoWeb's own error answer is its verdict (class 7): a web server's page is not "absent"."""
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        ("status", "kwargs"),
+        [
+            (404, {"body": HTML_404, "content_type": "text/html"}),
+            (404, {"body": ""}),
+            (404, {"body": "Not Found", "content_type": "text/plain"}),
+            (404, {"json": {"detail": "Not Found"}}),  # JSON, but not an error of PontoWeb's shapes
+            (404, {"json": ["not", "an", "object"]}),
+            (405, {"body": "<html><title>405 Not Allowed</title></html>", "content_type": "text/html"}),
+            (400, {"body": "<html><title>400 Bad Request</title></html>", "content_type": "text/html"}),
+            (410, {"body": "<html><title>410 Gone</title></html>", "content_type": "text/html"}),
+        ],
+        ids=["404-html", "404-empty", "404-text", "404-foreign-json", "404-array", "405", "400-html", "410"],
+    )
+    def test_a_web_servers_page_is_a_wrong_endpoint(self, pontoweb_hook, status, kwargs):
+        responses.get(f"{STATUS_URL}/p", status=status, **kwargs)
+        with pytest.raises(AhgoraWrongEndpointError) as info:
+            pontoweb_hook.get_reckon_status("p")
+        err = info.value
+        assert not isinstance(err, AhgoraBadRequestError | AhgoraExpiredError)  # never "absent"
+        assert err.http_status == status
+        assert "not the API's JSON error" in err.api_message
+        assert "host and base URL" in str(err)
+        assert len(responses.calls) == 1  # not retried: it will not change
+
+    @responses.activate
+    def test_the_page_is_described_by_its_title(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/p", status=404, body=HTML_404, content_type="text/html")
+        with pytest.raises(AhgoraWrongEndpointError, match="HTML page titled '404 Not Found'"):
+            pontoweb_hook.get_reckon_status("p")
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"error": {"message": "Process not found", "code": 404}},
+            {"error": "Process not found"},
+            {"message": "Not found", "code": 404},
+        ],
+    )
+    def test_the_apis_own_404_is_not_found(self, pontoweb_hook, body):
+        responses.get(f"{STATUS_URL}/p", status=404, json=body)
+        with pytest.raises(AhgoraNotFoundError):
+            pontoweb_hook.get_reckon_status("p")
+
+    @responses.activate
+    def test_a_gateways_5xx_page_stays_transient(self, pontoweb_hook):
+        url = f"{STATUS_URL}/p"
+        responses.get(
+            url, status=502, body="<html><title>502 Bad Gateway</title></html>", content_type="text/html"
+        )
+        responses.get(url, json={"status": "done", "progress": {"done": 1, "total": 1}})
+        assert pontoweb_hook.get_reckon_status("p").is_done
+        assert len(responses.calls) == 2
+
+    @responses.activate
+    def test_a_results_read_on_the_wrong_host_is_not_the_end_of_the_results(self, pontoweb_hook):
+        responses.get(f"{PONTOWEB_BASE}/reckons/u1", status=404, body=HTML_404, content_type="text/html")
+        with pytest.raises(AhgoraWrongEndpointError):
+            next(pontoweb_hook.iter_reckon_results("u1"))
+
+
+class TestMalformedAnswers:
+    """One odd 200 (class 5) is AhgoraMalformedAnswerError: transient, names the route, no raw
+    pydantic error, no value of the body."""
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"json": {}},
+            {"json": {"status": "processing", "progress": "5/10"}},
+            {"json": [{"status": "done"}]},
+            {"body": "<html><title>Login</title></html>", "content_type": "text/html"},
+            {"body": ""},
+            {"json": "processing"},
+        ],
+        ids=["empty-object", "progress-as-text", "array", "html-200", "empty-body", "json-string"],
+    )
+    def test_reckon_status(self, pontoweb_conn, kwargs):
+        hook = PontoWebHook(retry_limit=0)
+        responses.get(f"{STATUS_URL}/p", **kwargs)
+        with pytest.raises(AhgoraMalformedAnswerError) as info:
+            hook.get_reckon_status("p")
+        err = info.value
+        assert isinstance(err, AhgoraTransientError)
+        assert err.may_have_been_processed is True
+        assert "GET /reckons/process/status/p" in str(err)
+        assert "reckon status" in str(err) or "not JSON" in str(err)
+        assert err.__cause__ is None
+
+    @responses.activate
+    def test_the_message_names_fields_not_values(self, pontoweb_conn):
+        responses.get(
+            f"{STATUS_URL}/p", json={"status": "processing", "progress": f"echo {PONTOWEB_PASSWORD}"}
+        )
+        with pytest.raises(AhgoraMalformedAnswerError) as info:
+            PontoWebHook(retry_limit=0).get_reckon_status("p")
+        assert "progress" in str(info.value)
+        assert PONTOWEB_PASSWORD not in str(info.value)
+        assert "echo" not in str(info.value)
+
+    @responses.activate
+    def test_a_malformed_answer_is_retried_like_a_5xx(self, pontoweb_hook):
+        url = f"{STATUS_URL}/p"
+        responses.get(url, json={})
+        responses.get(url, json={"status": "done", "progress": {"done": 1, "total": 1}})
+        assert pontoweb_hook.get_reckon_status("p").is_done
+        assert len(pontoweb_hook.sleep.calls) == 1
+
+    @responses.activate
+    async def test_async_reckon_status(self, pontoweb_conn):
+        responses.get(f"{STATUS_URL}/p", json={"status": "processing", "progress": "5/10"})
+        with pytest.raises(AhgoraMalformedAnswerError, match="reckon status"):
+            await PontoWebHook(retry_limit=0).aget_reckon_status("p")
+
+    @responses.activate
+    @pytest.mark.parametrize("answer", [{"data": []}, {}, [1]], ids=["data-array", "empty", "array"])
+    def test_process_monitor(self, pontoweb_conn, answer):
+        responses.get(f"{PONTOWEB_BASE}/process", json=answer)
+        with pytest.raises(AhgoraMalformedAnswerError, match="GET /process"):
+            PontoWebHook(retry_limit=0).get_process(subunique="s")
+
+    @responses.activate
+    async def test_async_process_monitor(self, pontoweb_conn):
+        responses.get(f"{PONTOWEB_BASE}/process", json={"status": "done", "progress": "2/2"})
+        with pytest.raises(AhgoraMalformedAnswerError, match="process monitor"):
+            await PontoWebHook(retry_limit=0).aget_process(subunique="s")
+
+    @responses.activate
+    def test_start_push_and_reconsume(self, pontoweb_conn):
+        hook = PontoWebHook(retry_limit=0)
+        responses.post(f"{PONTOWEB_BASE}/reckons/process/start", json={})
+        responses.post(f"{PONTOWEB_BASE}/costcenter", json=[{"unique": "u"}])
+        responses.get(f"{PONTOWEB_BASE}/reckons/reconsume/u", body="<html></html>", content_type="text/html")
+        with pytest.raises(AhgoraMalformedAnswerError, match="POST /reckons/process/start"):
+            hook.start_reckon(START_BODY)
+        with pytest.raises(AhgoraMalformedAnswerError, match="push ticket"):
+            hook.push("costcenter", [{"codigo": "1", "nome": "RH"}])
+        with pytest.raises(AhgoraMalformedAnswerError, match="not JSON"):
+            hook.reconsume("u")
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        "answer",
+        [{}, {"data": {}}, {"company": "a", "data": [{"results": "x"}]}],
+        ids=["empty", "object", "bad"],
+    )
+    def test_a_results_page_without_its_data_is_an_interrupted_read(self, pontoweb_hook, answer):
+        # `{}` would otherwise read as the empty page that ends the results: every later record lost
+        url = f"{PONTOWEB_BASE}/reckons/u1"
+        responses.get(url, json=_page("u1", [_record(0)], 3))
+        responses.get(url, json=answer)
+        pages = pontoweb_hook.iter_reckon_results("u1", page_size=1)
+        next(pages)
+        with pytest.raises(AhgoraReadInterruptedError) as info:
+            next(pages)
+        assert info.value.pages_read == 1
+        assert len(responses.calls) == 2
+
+
+class TestConnectionTestIsStrict:
+    @responses.activate
+    @pytest.mark.parametrize(
+        ("status", "kwargs", "says"),
+        [
+            (404, {"body": HTML_404, "content_type": "text/html"}, "is not the PontoWeb API"),
+            (200, {"body": "<html><title>Portal</title></html>", "content_type": "text/html"}, "not as the"),
+            (
+                200,
+                {"json": {"status": "done", "progress": {"done": 1, "total": 1}}},
+                "is not the PontoWeb API",
+            ),
+            (404, {"json": {"error": {"message": "Cannot GET /x", "code": 404}}}, "does not look like"),
+        ],
+        ids=["404-html", "200-html", "200-json", "404-other-json"],
+    )
+    def test_a_host_that_is_not_pontoweb_fails(self, pontoweb_hook, status, kwargs, says):
+        responses.get(f"{STATUS_URL}/{PROBE_PROCESS}", status=status, **kwargs)
+        ok, message = pontoweb_hook.test_connection()
+        assert not ok
+        assert says in message
+        assert "Host field" in message
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_one_attempt_and_no_retry_advice(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/{PROBE_PROCESS}", body=requests.exceptions.ConnectionError("refused"))
+        ok, message = pontoweb_hook.test_connection()
+        assert not ok
+        assert "Could not reach PontoWeb at https://pontoweb.test" in message
+        assert "retried" not in message
+        assert len(responses.calls) == 1
+        assert pontoweb_hook.sleep.calls == []
+
+    @responses.activate
+    def test_a_5xx_is_reported_once(self, pontoweb_hook):
+        responses.get(f"{STATUS_URL}/{PROBE_PROCESS}", status=503, json={"error": "busy"})
+        ok, message = pontoweb_hook.test_connection()
+        assert not ok
+        assert "unavailable" in message
+        assert len(responses.calls) == 1
+
+    def test_missing_password_names_the_field_not_the_temporary_id(self, monkeypatch):
+        set_conn(monkeypatch, "phjWoC89", conn_type="pontoweb", login="svc")
+        ok, message = PontoWebHook("phjWoC89").test_connection()
+        assert not ok
+        assert "phjWoC89" not in message
+        assert "password is empty" in message
+
+    @responses.activate
+    def test_the_probe_deadline_is_short(self, pontoweb_conn, monkeypatch):
+        seen = {}
+        original = requests.Session.request
+
+        def spy(self, method, url, **kwargs):
+            seen["timeout"] = kwargs.get("timeout")
+            return original(self, method, url, **kwargs)
+
+        monkeypatch.setattr(requests.Session, "request", spy)
+        set_conn(
+            monkeypatch,
+            "pontoweb_default",
+            conn_type="pontoweb",
+            host=PONTOWEB_BASE,
+            login="u",
+            password="p-long-enough",
+            extra={"timeout": 120},
+        )
+        responses.get(f"{STATUS_URL}/{PROBE_PROCESS}", status=400, json={"error": "Process not found"})
+        assert PontoWebHook().test_connection()[0]
+        assert seen["timeout"] == (10, 10)

@@ -245,8 +245,9 @@ class TestRead:
             [dict(user, userId=1), dict(user, userId=2)],
             [dict(user, userId=3), dict(user, userId=4)],
             [dict(user, userId=5)],
+            [],
         ]
-        for skip, page in zip((0, 2, 4), pages, strict=True):
+        for skip, page in zip((0, 2, 4, 5), pages, strict=True):
             responses.get(
                 f"{VOORS_BASE}/goals",
                 json={"data": page} if skip else page,  # both answer shapes
@@ -254,7 +255,7 @@ class TestRead:
             )
         users = list(voors_hook.iter_goals("2022-01-01", "2022-08-31", page_size=2, department_id=234))
         assert [u.user_id for u in users] == [1, 2, 3, 4, 5]
-        assert len(responses.calls) == 3
+        assert len(responses.calls) == 4  # until an empty page, not the first short one
 
     @responses.activate
     def test_iter_goals_validation(self, voors_hook):

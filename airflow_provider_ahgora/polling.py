@@ -27,6 +27,7 @@ __all__ = [
     "FINAL_POLL_GRACE",
     "Pacer",
     "Round",
+    "deadline_after",
     "wait_async",
     "wait_blocking",
 ]
@@ -45,6 +46,12 @@ def _now() -> float:
 def _sleep(seconds: float) -> None:
     """How a blocking wait sleeps. Tests replace it."""
     time.sleep(seconds)
+
+
+def deadline_after(timeout: float | None) -> float | None:
+    """The deadline ``timeout`` seconds from now, epoch seconds (``None``: no deadline). A deferred wait
+    carries it to the triggerer, which keeps it."""
+    return None if timeout is None else _now() + float(timeout)
 
 
 @dataclass
@@ -84,10 +91,11 @@ class Pacer:
         self.rounds = 0
 
     @classmethod
-    def for_timeout(cls, interval: float, max_interval: float, timeout: float | None, **kwargs: float) -> Pacer:
+    def for_timeout(
+        cls, interval: float, max_interval: float, timeout: float | None, **kwargs: float
+    ) -> Pacer:
         """A pacer whose deadline is ``timeout`` seconds from now (``None``: no deadline)."""
-        end = None if timeout is None else _now() + float(timeout)
-        return cls(interval, max_interval, end, **kwargs)
+        return cls(interval, max_interval, deadline_after(timeout), **kwargs)
 
     def expired(self) -> bool:
         """The deadline has passed."""

@@ -94,14 +94,17 @@ class PushRoute:
 #: Every PontoWeb push route, by name.
 PUSH_ROUTES: dict[str, PushRoute] = {r.name: r for r in (
     PushRoute("costcenter", "CostCenter", ("codigo",), True, "Cost center's Integration on progress"),
-    PushRoute("subsidiaries", "Subsidiary", ("numeroCadastro",), True, "Subsidiaries Integration on progress"),
+    PushRoute("subsidiaries", "Subsidiary", ("numeroCadastro",), True,
+              "Subsidiaries Integration on progress"),
     PushRoute("people", "Person", ("matricula",), True, "People Integration on progress", documented=False),
     PushRoute("absences", "Absence", ("matricula", "inicio", "operation"), False,
               "Absences Integration on progress", documented=False),
-    PushRoute("users", "PontoWebUser", ("email", "matricula", "login"), True, "Users Integration on progress",
-              documented=False),
-    PushRoute("paymentDate", None, ("matricula",), True, "Payment date Integration on progress", documented=False),
-    PushRoute("anticipate", None, ("matricula",), True, "Anticipate Integration on progress", documented=False),
+    PushRoute("users", "PontoWebUser", ("email", "matricula", "login"), True,
+              "Users Integration on progress", documented=False),
+    PushRoute("paymentDate", None, ("matricula",), True,
+              "Payment date Integration on progress", documented=False),
+    PushRoute("anticipate", None, ("matricula",), True,
+              "Anticipate Integration on progress", documented=False),
 )}
 # fmt: on
 #: The route names, in the order above.
@@ -218,10 +221,12 @@ RESOURCES: dict[str, VoorsResource] = {r.name: r for r in (
     _r("branchGroups", "branchGroup", "BranchGroupBody", _POST),
     _r("departments", "department", "DepartmentBody", _CRUD, "id", delete_by_path_id=True,
        readback=("name", "description")),
-    _r("jobRoles", "jobRole", "JobRoleBody", _CRUD, "id", delete_by_path_id=True, readback=("title", "description")),
+    _r("jobRoles", "jobRole", "JobRoleBody", _CRUD, "id", delete_by_path_id=True,
+       readback=("title", "description")),
     _r("jobFunctions", "jobFunction", "JobFunctionBody", _CRUD, "id", delete_by_path_id=True,
        readback=("title", "description")),
-    _r("horaries", "horary", "HoraryBody", _CRUD, "id", delete_by_path_id=True, readback=("title", "description")),
+    _r("horaries", "horary", "HoraryBody", _CRUD, "id", delete_by_path_id=True,
+       readback=("title", "description")),
     _r("users", "user", "UserBody", _POST, "cpf"),
     _r("experienceContracts", "experienceContract", "ExperienceContractBody"),
     _r("calculationProcesses", "calculationProcess", "CalculationProcessBody", _POST),
@@ -247,7 +252,8 @@ RESOURCES: dict[str, VoorsResource] = {r.name: r for r in (
     _r("userWalletTransactions", "userWalletTransactions", "UserWalletTransactionBody", _POST, array=True),
     _r("posts", "", "PostBody", frozenset({"create"}), ""),
     _r("goals", "", None, frozenset({"list"}), "userId"),
-    _r("goalsUpdate", "goalsAchieved", "GoalAchievedBody", _POST, "userGoal", "/goals/updateGoals", array=True),
+    _r("goalsUpdate", "goalsAchieved", "GoalAchievedBody", _POST, "userGoal", "/goals/updateGoals",
+       array=True),
 )}
 # fmt: on
 

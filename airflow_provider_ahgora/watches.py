@@ -147,16 +147,21 @@ def check_processes(processes: Any) -> list[dict[str, Any]]:
         copy = {str(k): v for k, v in item.items()}
         for key in ("unique", "subunique"):
             if copy.get(key) is not None and not isinstance(copy[key], str):
-                raise AhgoraConfigError(f"processes[{i}]['{key}'] must be a string or None, got {copy[key]!r}.")
+                raise AhgoraConfigError(
+                    f"processes[{i}]['{key}'] must be a string or None, got {copy[key]!r}."
+                )
         if not _clean_id(copy.get("unique")) and not _clean_id(copy.get("subunique")):
             raise AhgoraConfigError(
-                f"processes[{i}] names no process: give its 'subunique' (or 'unique'), as the push answered it."
+                f"processes[{i}] names no process: give its 'subunique' (or 'unique'), as the push "
+                "answered it."
             )
         out.append(copy)
     try:
         json.dumps(out)
     except (TypeError, ValueError) as exc:
-        raise AhgoraConfigError(f"processes must be JSON-serialisable (they are stored with the task): {exc}") from None
+        raise AhgoraConfigError(
+            f"processes must be JSON-serialisable (they are stored with the task): {exc}"
+        ) from None
     return out
 
 
@@ -430,9 +435,14 @@ class ProcessWatch:
         return moved
 
     def _keys(self, track: _Tracked) -> dict[str, str | None]:
-        return {"unique": _clean_id(track.item.get("unique")), "subunique": _clean_id(track.item.get("subunique"))}
+        return {
+            "unique": _clean_id(track.item.get("unique")),
+            "subunique": _clean_id(track.item.get("subunique")),
+        }
 
-    def poll_blocking(self, hook_for_thread: Callable[[], PontoWebHook], max_workers: int) -> Callable[[Pacer], Round]:
+    def poll_blocking(
+        self, hook_for_thread: Callable[[], PontoWebHook], max_workers: int
+    ) -> Callable[[Pacer], Round]:
         """A round for :func:`~airflow_provider_ahgora.polling.wait_blocking`: the pending pushes
         polled concurrently on ``max_workers`` threads (``hook_for_thread`` gives each thread its hook)."""
 
@@ -497,7 +507,8 @@ class ProcessWatch:
         return f"{len(self.tracked)} PontoWeb processes"
 
     def describe(self) -> list[dict[str, Any]]:
-        """Each push, in input order: the input item plus ``status``, ``progress``, ``errors``, ``message``."""
+        """Each push, in input order: the input item plus ``status``, ``progress``, ``errors`` and
+        ``message``."""
         return [t.describe() for t in self.tracked]
 
     def event(self) -> dict[str, Any]:
@@ -508,7 +519,11 @@ class ProcessWatch:
             counts[p["status"]] = counts.get(p["status"], 0) + 1
         tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
         if self.finished:
-            return {"status": "success", "processes": processes, "message": f"{self.what()}: all finished ({tally})."}
+            return {
+                "status": "success",
+                "processes": processes,
+                "message": f"{self.what()}: all finished ({tally}).",
+            }
         pending = [p for p in processes if p["status"] == PENDING]
         last = "; ".join(
             f"{process_label(p)} at {_fraction(p['progress'])}"

@@ -551,7 +551,10 @@ class ProcessStatus(ResponseModel):
         done, total = self.progress.done, self.progress.total
         if done is None or total is None or total <= 0 or done < total:
             return False
-        return parse_or_none(MonitorStatus, self.status, "process monitor status") is not MonitorStatus.PROCESSING
+        return (
+            parse_or_none(MonitorStatus, self.status, "process monitor status")
+            is not MonitorStatus.PROCESSING
+        )
 
     @property
     def outcome(self) -> MonitorStatus:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import re
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
@@ -32,10 +31,10 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraExpiredError,
     AhgoraNotFoundError,
     AhgoraTransientError,
+    AhgoraUnknownValueError,
     AhgoraValidationError,
 )
 from airflow_provider_ahgora.operators._state import RetryState, retry_state
-from airflow_provider_ahgora.triggers.reckon import BACKOFF_FACTOR, describe_progress, progress_of
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
@@ -91,16 +90,6 @@ _BODY_FIELDS = (
     "features",
     "include_empty_code",
 )
-
-
-def _sleep(seconds: float) -> None:
-    """How the synchronous wait sleeps (tests replace it)."""
-    time.sleep(seconds)
-
-
-def _clock() -> float:
-    """The clock of the synchronous wait's deadline (tests replace it)."""
-    return time.monotonic()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -214,8 +203,17 @@ class PontoWebReckonOperator(BaseOperator):
        instead of paying for a second one. A stored reckon that PontoWeb does not know (400
        "Process not found") or that ended in ``error`` is replaced by a new one, and the log says
        why. The id is kept in ``task_state_store`` on Airflow 3.3+, in an Airflow Variable
-       ``ahgora_reckon__<dag>__<run>__<task>__<map>`` below; it is written right after the start
-       succeeds and deleted when the task succeeds.
+       ``ahgora_reckon__<dag>__<run>__<task>__<map>`` below; a "starting" mark is written just
+       before the start call, the id right after it succeeds, and both are deleted when the task
+       succeeds.
+
+       **An unknown outcome is never started again blindly.** When the start of a *full-base* reckon
+       (paid: 3 per feature per day) may have reached PontoWeb but its answer was lost (a 5xx, a
+       reset or a timeout after sending, or the worker killed during the call), PontoWeb gives no way
+       to find the reckon it may have started. The try fails without retrying and says so; the
+       automatic retries do not start one either. Clearing the task in Airflow (which a human does
+       after checking) starts a new reckon. A filtered reckon (``registers`` given) costs nothing:
+       its start is simply repeated.
     2. **XCom** ``process``: pushed before waiting, so that a sensor or a human can follow it.
     3. **Wait** (``wait_for_completion=True``): poll the status every ``poll_interval`` seconds,
        growing x1.5 up to ``max_poll_interval`` while nothing moves, logging ``done/total (pct%)``;
@@ -328,15 +326,18 @@ class PontoWebReckonOperator(BaseOperator):
     # -- execute ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any] | None:
+        from airflow_provider_ahgora.watches import describe_progress
+
         request = self.build_request()
         body = request.to_wire()
         fingerprint = _fingerprint(body)
         state = retry_state(context, STATE_KEY)
+        max_tries = getattr(context.get("ti"), "max_tries", None)
         hook = self.get_hook()
         try:
-            process, status = self._reconnect(hook, state, fingerprint)
+            process, status = self._reconnect(hook, state, fingerprint, request, max_tries)
             if process is None:
-                process = self._start(hook, request, state, fingerprint)
+                process = self._start(hook, request, state, fingerprint, max_tries)
             context["ti"].xcom_push(key="process", value=process)
 
             if status is not None and status.is_done:
@@ -352,22 +353,33 @@ class PontoWebReckonOperator(BaseOperator):
             hook.close()
 
     def _reconnect(
-        self, hook: PontoWebHook, state: RetryState, fingerprint: str
+        self,
+        hook: PontoWebHook,
+        state: RetryState,
+        fingerprint: str,
+        request: ReckonStartRequest,
+        max_tries: int | None,
     ) -> tuple[str | None, ReckonStatus | None]:
         """The process an earlier try started, if it can be reused, with its status."""
+        from airflow_provider_ahgora.watches import describe_progress
+
         stored = state.get()
-        process = str(stored.get("process") or "") if stored else ""
-        if not stored or not process:
+        if not stored:
             return None, None
         if stored.get("request") not in (None, fingerprint):
             self.log.warning(
-                "Reckon %s was started by an earlier try for a different request (the templated body "
-                "changed since): starting a new one for the current request.",
-                process,
+                "An earlier try worked on a different request (the templated body changed since): "
+                "starting a new reckon for the current request."
             )
+            return None, None
+        process = str(stored.get("process") or "")
+        if not process:
+            if stored.get("unknown_start") or stored.get("starting"):
+                self._after_unknown_start(stored, request, max_tries)
             return None, None
         try:
             status = hook.get_reckon_status(process)
+            terminal_error = status.is_error
         except AhgoraNotFoundError as exc:
             self.log.warning(
                 "Reckon %s, started by an earlier try, is unknown to PontoWeb (%s): starting a new one.",
@@ -375,7 +387,9 @@ class PontoWebReckonOperator(BaseOperator):
                 exc.api_message,
             )
             return None, None
-        if status.is_error:
+        except AhgoraUnknownValueError as exc:
+            raise _fail(f"{self.task_id}: PontoWeb reckon {process}: {exc}", exc) from exc
+        if terminal_error:
             self.log.warning(
                 "Reckon %s, started by an earlier try, ended in error in PontoWeb at %s: starting a new one.",
                 process,
@@ -393,7 +407,12 @@ class PontoWebReckonOperator(BaseOperator):
         return process, status
 
     def _start(
-        self, hook: PontoWebHook, request: ReckonStartRequest, state: RetryState, fingerprint: str
+        self,
+        hook: PontoWebHook,
+        request: ReckonStartRequest,
+        state: RetryState,
+        fingerprint: str,
+        max_tries: int | None,
     ) -> str:
         scope = (
             "full base (the whole company)"
@@ -407,9 +426,19 @@ class PontoWebReckonOperator(BaseOperator):
             scope,
             ", ".join(request.effective_features()),
         )
+        # write-ahead: a worker killed during the call leaves this mark, and the retry knows that a
+        # reckon may have been started
+        state.set(
+            {
+                "request": fingerprint,
+                "starting": datetime.now(timezone.utc).isoformat(),
+                "max_tries": max_tries,
+            }
+        )
         try:
             answer = hook.start_reckon(request)
         except AhgoraDailyLimitError as exc:
+            state.delete()
             features = ", ".join(exc.features) or ", ".join(request.effective_features())
             raise _fail(
                 f"{self.task_id}: PontoWeb's daily limit of full-base reckons is exhausted for "
@@ -420,14 +449,31 @@ class PontoWebReckonOperator(BaseOperator):
                 exc,
             ) from exc
         except AhgoraBadRequestError as exc:
+            state.delete()
             raise _fail(f"{self.task_id}: PontoWeb refused the reckon request: {exc}", exc) from exc
         except AhgoraTransientError as exc:
-            if exc.may_have_been_processed:
+            if not exc.may_have_been_processed:
+                state.delete()  # PontoWeb surely did nothing: a retry starts it
+                raise
+            if not request.is_full_base:
+                state.delete()
                 self.log.warning(
-                    "The start call failed after it may have reached PontoWeb (%s): if it did, a reckon "
-                    "was started that this task cannot see (PontoWeb gives no way to find it).",
+                    "The start call failed after it may have reached PontoWeb (%s). This reckon is filtered "
+                    "by registers (it costs nothing), so a retry simply starts it again.",
                     exc,
                 )
+                raise
+            state.set(
+                {
+                    "request": fingerprint,
+                    "unknown_start": str(exc)[:500],
+                    "at": datetime.now(timezone.utc).isoformat(),
+                    "max_tries": max_tries,
+                }
+            )
+            raise _fail(self._unknown_start_message(str(exc)), exc) from exc
+        except BaseException:
+            state.delete()
             raise
         process = answer.process
         state.set(
@@ -446,6 +492,44 @@ class PontoWebReckonOperator(BaseOperator):
         )
         return process
 
+    def _unknown_start_message(self, why: str) -> str:
+        return (
+            f"{self.task_id}: the start of a full-base reckon may have reached PontoWeb, but its answer was "
+            f"lost ({why}). PontoWeb gives no way to find a reckon whose id was lost, and a full-base reckon "
+            "counts toward the daily limit of 3 per feature: it is not started again automatically (the "
+            "task fails without retrying). Check in PontoWeb; then clear this task in Airflow to start a "
+            "new reckon (a cleared task starts one), or read the results of the reckon that did start with "
+            "PontoWebReckonResultsOperator if you find its unique."
+        )
+
+    def _after_unknown_start(
+        self, stored: Mapping[str, Any], request: ReckonStartRequest, max_tries: int | None
+    ) -> None:
+        """An earlier try left a start whose outcome is unknown: fail, unless a human cleared the task
+        since (which raises ``max_tries``) or the reckon is filtered (free to start again)."""
+        why = stored.get("unknown_start") or (
+            f"the worker stopped during the start call at {stored.get('starting')} (killed, or lost)"
+        )
+        cleared = (
+            isinstance(max_tries, int)
+            and isinstance(stored.get("max_tries"), int)
+            and max_tries > int(stored["max_tries"])
+        )
+        if not request.is_full_base:
+            self.log.warning(
+                "An earlier try's start had an unknown outcome (%s); this reckon is filtered (free): "
+                "starting it.",
+                why,
+            )
+        elif cleared:
+            self.log.warning(
+                "An earlier try's start of a full-base reckon had an unknown outcome (%s); the task was "
+                "cleared since, which is the sign to start a new one: starting it.",
+                why,
+            )
+        else:
+            raise _fail(self._unknown_start_message(str(why)))
+
     def _status_or_none(self, hook: PontoWebHook, process: str) -> ReckonStatus | None:
         try:
             return hook.get_reckon_status(process)
@@ -454,49 +538,40 @@ class PontoWebReckonOperator(BaseOperator):
             return None
 
     def _wait(self, hook: PontoWebHook, process: str) -> ReckonStatus:
-        """Poll until done; fail on error or timeout. Transient failures are never fatal."""
-        deadline = None if self.timeout is None else _clock() + self.timeout
-        interval = self.poll_interval
-        last: ReckonStatus | None = None
-        last_seen: tuple[Any, ...] | None = None
-        while True:
-            seen = last_seen
-            try:
-                status = hook.get_reckon_status(process)
-            except AhgoraTransientError as exc:
-                self.log.warning("PontoWeb reckon %s: status call failed (%s); polling again.", process, exc)
-            else:
-                last = status
-                self.log.info("PontoWeb reckon %s: %s, %s", process, status.status, describe_progress(status))
-                if status.is_done:
-                    return status
-                if status.is_error:
-                    raise self._error(process, status)
-                seen = (status.status, *progress_of(status).values())
-            if deadline is not None and _clock() >= deadline:
-                raise AirflowException(
-                    f"{self.task_id}: PontoWeb reckon {process} did not finish within {self.timeout:g} s "
-                    f"(last progress {describe_progress(last)}). The reckon keeps running in PontoWeb; the "
-                    "next try of this task reconnects to it instead of starting another."
-                )
-            if seen is not None and seen != last_seen:
-                interval = self.poll_interval
-            else:
-                interval = min(interval * BACKOFF_FACTOR, self.max_poll_interval)
-            last_seen = seen
-            delay = interval if deadline is None else max(0.0, min(interval, deadline - _clock()))
-            _sleep(delay)
+        """Poll until done (the polling policy); fail on error, an unknown status or timeout."""
+        from airflow_provider_ahgora.polling import Pacer, wait_blocking
+        from airflow_provider_ahgora.watches import ReckonWatch, describe_progress
+
+        watch = ReckonWatch(process, self.log)
+        pacer = Pacer.for_timeout(self.poll_interval, self.max_poll_interval, self.timeout)
+        try:
+            finished = wait_blocking(watch.poll_blocking(hook), pacer)
+        except AhgoraUnknownValueError as exc:
+            raise _fail(f"{self.task_id}: PontoWeb reckon {process}: {exc}", exc) from exc
+        if not finished:
+            raise AirflowException(
+                f"{self.task_id}: PontoWeb reckon {process} did not finish within {self.timeout:g} s "
+                f"(last progress {describe_progress(watch.last)}). The reckon keeps running in PontoWeb; the "
+                "next try of this task reconnects to it instead of starting another."
+            )
+        assert watch.last is not None
+        if watch.last.is_error:
+            raise self._error(process, watch.last)
+        return watch.last
 
     def _error(self, process: str, status: ReckonStatus | None) -> AirflowFailException:
+        from airflow_provider_ahgora.watches import describe_progress
+
         return _fail(
             f"{self.task_id}: PontoWeb reckon {process} ended in error at {describe_progress(status)}. "
             "The task fails without retrying; clear it once the cause is fixed and it starts a new reckon."
         )
 
     def _defer(self, process: str) -> None:
+        from airflow_provider_ahgora.polling import deadline_after
         from airflow_provider_ahgora.triggers.reckon import PontoWebReckonTrigger
 
-        end_time = None if self.timeout is None else time.time() + self.timeout
+        end_time = deadline_after(self.timeout)
         self.log.info("Deferring: the triggerer waits for PontoWeb reckon %s.", process)
         self.defer(
             trigger=PontoWebReckonTrigger(
@@ -548,14 +623,14 @@ class PontoWebReckonOperator(BaseOperator):
         )
 
     def _finish(self, state: RetryState, process: str, status: ReckonStatus | None) -> dict[str, Any]:
+        from airflow_provider_ahgora.watches import ReckonWatch
+
         state.delete()
-        return {
-            "process": process,
-            "unique": status.unique if status is not None else None,
-            "company": status.company if status is not None else None,
-            "status": status.status if status is not None else None,
-            "progress": progress_of(status),
-        }
+        watch = ReckonWatch(process, self.log)
+        watch.last = status
+        summary = watch.summary()
+        summary["process"] = process
+        return summary
 
 
 # --------------------------------------------------------------------------------------------------

@@ -130,7 +130,8 @@ class PontoWebProcessSensor(BaseSensorOperator):
             self.fail_on = parse(FailOn, fail_on, "fail_on").value
         except AhgoraError:
             raise AhgoraConfigError(
-                f"{self.task_id}: fail_on must be one of {', '.join(repr(f.value) for f in FailOn)}, got {fail_on!r}."
+                f"{self.task_id}: fail_on must be one of "
+                f"{', '.join(repr(f.value) for f in FailOn)}, got {fail_on!r}."
             ) from None
         if deferrable and self.poll_interval <= 0:
             raise AhgoraConfigError(

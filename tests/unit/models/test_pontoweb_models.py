@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from airflow_provider_ahgora.exceptions import AhgoraValidationError
+from airflow_provider_ahgora.exceptions import AhgoraUnknownValueError, AhgoraValidationError
 from airflow_provider_ahgora.models._base import RequestModel, validate_many, validate_one
 from airflow_provider_ahgora.models.pontoweb import (
     FEATURES,
@@ -477,7 +477,9 @@ def test_push_registry():
         ({"done": 4, "total": 4}, "done", 100.0, True),
         ({"done": "5", "total": "4"}, "done", 100.0, True),
         ({"done": "x", "total": None}, "error", 0.0, True),
-        (None, "queued", 0.0, False),
+        ({"done": 4, "total": 4}, "DONE", 100.0, True),
+        ({"done": 1, "total": 4}, " Processing ", 25.0, False),
+        (None, "Error", 0.0, True),
     ],
 )
 def test_reckon_status_properties(progress: Any, status: str, percent: float, terminal: bool):
@@ -487,9 +489,30 @@ def test_reckon_status_properties(progress: Any, status: str, percent: float, te
     st = ReckonStatus.model_validate(body)
     assert st.percent == percent
     assert st.is_terminal is terminal
-    assert st.is_done is (status == "done")
-    assert st.is_error is (status == "error")
-    assert st.model_dump(by_alias=True, exclude_unset=True) == body
+    assert st.is_done is (status.strip().lower() == "done")
+    assert st.is_error is (status.strip().lower() == "error")
+    assert st.model_dump(by_alias=True, exclude_unset=True) == body  # kept exactly as received
+
+
+def test_an_unknown_reckon_status_is_an_error_that_names_it():
+    """Never "still running", never success: the vocabulary refuses it."""
+    st = ReckonStatus.model_validate({"status": "queued", "progress": {"done": 0, "total": 0}})
+    assert st.percent == 0.0  # describing it is fine...
+    for read in ("state", "is_terminal", "is_done", "is_error"):
+        with pytest.raises(AhgoraUnknownValueError, match="'queued'"):
+            getattr(st, read)  # ...deciding on it is not
+
+
+def test_process_status_vocabulary_and_php_empty_object():
+    from airflow_provider_ahgora.models.pontoweb import ProcessStatus
+
+    finished = {"progress": {"done": "2", "total": "2"}}
+    assert ProcessStatus.model_validate({**finished, "status": "WARNING", "data": []}).outcome == "warning"
+    assert ProcessStatus.model_validate({**finished, "data": {"errors": {}}}).errors == []
+    assert ProcessStatus.model_validate({**finished, "status": "processing"}).is_finished is False
+    unknown = ProcessStatus.model_validate({**finished, "status": "partial"})
+    with pytest.raises(AhgoraUnknownValueError, match="'partial'"):
+        unknown.outcome  # noqa: B018
 
 
 def test_reckon_status_fixtures_properties():
@@ -563,7 +586,9 @@ def test_responses_are_lenient_on_numbers_and_extras():
     assert result.event == ""
     assert ReckonResult.model_validate({"value": "16,50"}).value == "16,50"
     assert ReckonRecord.model_validate({"employee": 42}).employee == "42"
-    assert ReckonStatus.model_validate({"status": "paused"}).is_terminal is False
+    assert (
+        ReckonStatus.model_validate({"status": "paused"}).status == "paused"
+    )  # kept; its meaning is refused
 
 
 def test_reckon_status_without_status_is_refused():

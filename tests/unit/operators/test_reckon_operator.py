@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
-import time
 from typing import Any
 
 import pytest
@@ -34,6 +32,8 @@ from airflow_provider_ahgora.operators.reckon import (
     fail_fast_retry_policy,
 )
 from tests.conftest import PONTOWEB_BASE, SleepRecorder
+from tests.unit.operators import conftest as shared
+from tests.unit.operators.conftest import FakeStateStore
 
 START_URL = f"{PONTOWEB_BASE}/reckons/process/start"
 STATUS_URL = f"{PONTOWEB_BASE}/reckons/process/status"
@@ -47,89 +47,6 @@ DAILY_LIMIT = "The daily limit of 3 has been exceeded for the following features
 # --------------------------------------------------------------------------------------------------
 # Fakes
 # --------------------------------------------------------------------------------------------------
-
-
-class FakeTI:
-    def __init__(self, map_index: int = -1, try_number: int = 1) -> None:
-        self.dag_id = "closing"
-        self.run_id = "scheduled__2026-02-01T00:00:00+00:00"
-        self.task_id = "reckon"
-        self.map_index = map_index
-        self.try_number = try_number
-        self.xcoms: dict[str, Any] = {}
-        self.calls_at_push: dict[str, int] = {}
-
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        self.xcoms[key] = value
-        self.calls_at_push[key] = len(responses.calls)
-
-
-class FakeStateStore:
-    """Stands in for Airflow 3.3's ``context["task_state_store"]``."""
-
-    def __init__(self, data: dict[str, Any] | None = None) -> None:
-        self.data: dict[str, Any] = dict(data or {})
-        self.sets: list[tuple[str, Any]] = []
-        self.deletes: list[str] = []
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.sets.append((key, value))
-        self.data[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.deletes.append(key)
-        self.data.pop(key, None)
-
-
-class FakeVariable:
-    """Stands in for ``airflow.models.Variable`` / ``airflow.sdk.Variable``."""
-
-    store: dict[str, str] = {}
-
-    @classmethod
-    def get(cls, key: str, default: Any = None, **_: Any) -> Any:
-        return cls.store.get(key, default)
-
-    @classmethod
-    def set(cls, key: str, value: Any, description: str | None = None, **_: Any) -> None:
-        cls.store[key] = value
-
-    @classmethod
-    def delete(cls, key: str) -> None:
-        cls.store.pop(key, None)
-
-
-@pytest.fixture
-def logs(caplog, capsys):
-    """Everything logged so far: Airflow 2 logs through ``logging``, Airflow 3 operators through
-    structlog to the standard streams."""
-    caplog.set_level(logging.INFO)
-
-    def text() -> str:
-        out, err = capsys.readouterr()
-        text.seen += out + err  # type: ignore[attr-defined]
-        return caplog.text + text.seen  # type: ignore[attr-defined]
-
-    text.seen = ""  # type: ignore[attr-defined]
-    return text
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """A fake monotonic clock that moves only when the operator sleeps."""
-    state = {"now": 1000.0}
-    sleeps = SleepRecorder()
-
-    def fake_sleep(seconds: float) -> None:
-        sleeps(seconds)
-        state["now"] += seconds
-
-    monkeypatch.setattr(reckon_mod, "_sleep", fake_sleep)
-    monkeypatch.setattr(reckon_mod, "_clock", lambda: state["now"])
-    return sleeps
 
 
 @pytest.fixture
@@ -148,11 +65,18 @@ def hooks(monkeypatch, pontoweb_conn):
     return made
 
 
-def make_context(store: FakeStateStore | None = None, ti: FakeTI | None = None) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"ti": ti or FakeTI(), "run_id": "scheduled__2026-02-01T00:00:00+00:00"}
-    if store is not None:
-        ctx["task_state_store"] = store
-    return ctx
+class FakeTI(shared.FakeTI):
+    def __init__(self, map_index: int = -1, try_number: int = 1, **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", "reckon")
+        super().__init__(map_index, try_number, **kwargs)
+
+
+def make_context(store: FakeStateStore | None = None, ti: FakeTI | None = None) -> Any:
+    return shared.make_context(store, ti or FakeTI())
+
+
+def _fingerprint_of(op: PontoWebReckonOperator) -> str:
+    return reckon_mod._fingerprint(op.build_request().to_wire())
 
 
 def make_op(**kwargs: Any) -> PontoWebReckonOperator:
@@ -380,9 +304,11 @@ class TestSyncWait:
         # the process id went to XCom right after the start, before the first status call
         assert ti.xcoms["process"] == PROCESS
         assert ti.calls_at_push["process"] == 1
-        # stored right after the start, deleted on success
-        assert store.sets[0][0] == STATE_KEY
-        assert store.sets[0][1]["process"] == PROCESS
+        # a "starting" mark before the start call, the process right after it, deleted on success
+        assert [key for key, _ in store.sets] == [STATE_KEY, STATE_KEY]
+        assert "starting" in store.sets[0][1]
+        assert "process" not in store.sets[0][1]
+        assert store.sets[1][1]["process"] == PROCESS
         assert store.deletes == [STATE_KEY]
         assert STATE_KEY not in store.data
         assert "2/4 (50%)" in logs()
@@ -478,7 +404,7 @@ class TestStartFailures:
         assert "clears" in message
         assert isinstance(info.value.__cause__, AhgoraDailyLimitError)
         assert len(responses.calls) == 1  # the 429 daily limit is not retried by the hook either
-        assert store.sets == []
+        assert STATE_KEY not in store.data  # the starting mark is gone: nothing was started
         assert ti.xcoms == {}
 
     @responses.activate
@@ -488,14 +414,62 @@ class TestStartFailures:
             make_op().execute(make_context(FakeStateStore()))
 
     @responses.activate
-    def test_start_lost_after_sending_warns_and_stays_retryable(self, hooks, clock, logs):
+    def test_full_base_start_lost_after_sending_fails_without_retry_and_retries_do_not_start(
+        self, hooks, clock, logs
+    ):
+        """An unknown outcome is never started again blindly: PontoWeb cannot list reckons, and a
+        full-base one costs one of 3 a day."""
+        responses.post(START_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+        store = FakeStateStore()
+        with pytest.raises(AirflowFailException, match="may have reached PontoWeb") as info:
+            make_op().execute(make_context(store, FakeTI(max_tries=2)))
+        assert "clear this task" in str(info.value)
+        assert len(start_calls()) == 1  # never repeated by the hook
+        assert "unknown_start" in store.data[STATE_KEY]
+        # an automatic retry (same max_tries) does not start one either
+        with pytest.raises(AirflowFailException, match="may have reached PontoWeb"):
+            make_op().execute(make_context(store, FakeTI(try_number=2, max_tries=2)))
+        assert len(start_calls()) == 1
+
+    @responses.activate
+    def test_a_cleared_task_starts_a_new_reckon_after_an_unknown_start(self, hooks, clock, logs):
+        """Clearing the task (which raises max_tries) is the human's go-ahead."""
+        store = FakeStateStore(
+            {STATE_KEY: {"request": _fingerprint_of(make_op()), "unknown_start": "x", "max_tries": 2}}
+        )
+        add_start()
+        add_statuses(status_body("done", 4))
+        result = make_op().execute(make_context(store, FakeTI(try_number=4, max_tries=5)))
+        assert result["process"] == PROCESS
+        assert len(start_calls()) == 1
+        assert "the task was cleared since" in logs()
+
+    @responses.activate
+    def test_worker_killed_during_the_start_call_is_an_unknown_outcome(self, hooks, clock, logs):
+        """The starting mark written before the call is all a killed try leaves."""
+        store = FakeStateStore(
+            {
+                STATE_KEY: {
+                    "request": _fingerprint_of(make_op()),
+                    "starting": "2026-02-01T06:00:00Z",
+                    "max_tries": 1,
+                }
+            }
+        )
+        with pytest.raises(AirflowFailException, match="worker stopped during the start call"):
+            make_op().execute(make_context(store, FakeTI(try_number=2, max_tries=1)))
+        assert start_calls() == []
+
+    @responses.activate
+    def test_filtered_start_lost_after_sending_stays_retryable(self, hooks, clock, logs):
+        """A reckon filtered by registers costs nothing: its start is simply repeated by a retry."""
         responses.post(START_URL, body=requests.exceptions.ReadTimeout("read timed out"))
         store = FakeStateStore()
         with pytest.raises(AhgoraConnectionError):
-            make_op().execute(make_context(store))
-        assert "may have reached PontoWeb" in logs()
-        assert len(start_calls()) == 1  # never repeated: it could start (and pay for) a second reckon
-        assert store.sets == []
+            make_op(registers=["001"]).execute(make_context(store))
+        assert "a retry simply starts it again" in logs()
+        assert len(start_calls()) == 1
+        assert STATE_KEY not in store.data
 
 
 # --------------------------------------------------------------------------------------------------
@@ -582,12 +556,6 @@ class TestReconnect:
 
 
 class TestVariableFallback:
-    @pytest.fixture
-    def variables(self, monkeypatch):
-        FakeVariable.store = {}
-        monkeypatch.setattr(_state.VariableState, "_variable", staticmethod(lambda: FakeVariable))
-        return FakeVariable.store
-
     def test_key_names_the_scope(self):
         key = _state.variable_key("closing", "manual__2026-02-01", "reckon", 3)
         assert key == "ahgora_reckon__closing__manual__2026-02-01__reckon__3"
@@ -671,7 +639,9 @@ class TestDeferrable:
         store = FakeStateStore()
         ti = FakeTI()
         op = make_op(deferrable=True, timeout=600, poll_interval=15, max_poll_interval=120)
-        before = time.time()
+        from airflow_provider_ahgora import polling
+
+        before = polling._now()
         with pytest.raises(TaskDeferred) as info:
             op.execute(make_context(store, ti))
         trigger = info.value.trigger
@@ -679,7 +649,7 @@ class TestDeferrable:
         assert trigger.process == PROCESS
         assert trigger.poll_interval == 15
         assert trigger.max_poll_interval == 120
-        assert before + 600 <= trigger.end_time <= time.time() + 600
+        assert before + 600 <= trigger.end_time <= polling._now() + 600
         assert info.value.method_name == "execute_complete"
         assert info.value.timeout.total_seconds() == 600 + reckon_mod.DEFERRAL_TIMEOUT_MARGIN
         assert ti.xcoms["process"] == PROCESS

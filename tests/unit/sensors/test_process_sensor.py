@@ -27,8 +27,8 @@ from airflow_provider_ahgora.exceptions import AhgoraAuthError, AhgoraConfigErro
 from airflow_provider_ahgora.sensors.process import PontoWebProcessSensor
 from airflow_provider_ahgora.sensors.reckon import DEFERRAL_TIMEOUT_MARGIN
 from airflow_provider_ahgora.triggers.process import PontoWebProcessTrigger
-from tests.unit.conftest import EMPTY_PACKAGES, PARSE_TIME_MODULES
 from tests.conftest import PONTOWEB_BASE
+from tests.unit.conftest import EMPTY_PACKAGES, PARSE_TIME_MODULES
 
 try:
     from airflow.sdk.exceptions import AirflowRescheduleException

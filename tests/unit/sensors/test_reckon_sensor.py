@@ -27,8 +27,8 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_ahgora.exceptions import AhgoraAuthError, AhgoraConfigError, AhgoraError
 from airflow_provider_ahgora.sensors.reckon import DEFERRAL_TIMEOUT_MARGIN, PontoWebReckonSensor
 from airflow_provider_ahgora.triggers.reckon import PontoWebReckonTrigger
-from tests.unit.conftest import EMPTY_PACKAGES, PARSE_TIME_MODULES
 from tests.conftest import PONTOWEB_BASE
+from tests.unit.conftest import EMPTY_PACKAGES, PARSE_TIME_MODULES
 
 try:
     from airflow.sdk.exceptions import AirflowRescheduleException

@@ -3,8 +3,8 @@ JSON-serialisable event, transient errors never fatal, lost processes never fata
 backoff, deadline, concurrency bound.
 
 `responses` stands in for the process monitor (the hook's async path runs the sync call in a worker
-thread, and `responses` patches `requests` globally). A fake clock replaces `time.time` in the
-trigger module and `asyncio.sleep`, so nothing really waits.
+thread, and `responses` patches `requests` globally). The fake clock of this folder's conftest
+replaces the polling policy's clock and `asyncio.sleep`, so nothing really waits.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
 from airflow_provider_ahgora.triggers.process import MAX_ERROR_MESSAGE, PontoWebProcessTrigger
 from airflow_provider_ahgora.triggers.reckon import BACKOFF_FACTOR
 from tests.conftest import PONTOWEB_BASE, PONTOWEB_PASSWORD
-from tests.unit.triggers.conftest import START, FakeClock
+from tests.unit.triggers.conftest import START
 
 MONITOR_URL = f"{PONTOWEB_BASE}/process"
 
@@ -329,7 +329,9 @@ class TestOutcomes:
         assert "'partial'" in first["message"]
         assert second["status"] == "done"
 
-    @pytest.mark.parametrize(("given", "expected"), [("ERROR", "error"), ("Warning", "warning"), ("DONE", "done")])
+    @pytest.mark.parametrize(
+        ("given", "expected"), [("ERROR", "error"), ("Warning", "warning"), ("DONE", "done")]
+    )
     async def test_statuses_are_read_case_insensitively(self, api, clock, given, expected):
         """A monitor answering ``ERROR`` made a push report 0 failures and succeed."""
         FakeMonitor(api, {"sub:1": [state(given, "3", "3", [("1", "x")], sub="1")]})
@@ -347,7 +349,15 @@ class TestOutcomes:
         assert payload["processes"][0]["errors"] == []
 
     async def test_processing_at_done_equals_total_is_not_finished_yet(self, api, clock):
-        FakeMonitor(api, {"sub:1": [state("processing", "3", "3", sub="1"), state("warning", "3", "3", [("1", "x")], "1")]})
+        FakeMonitor(
+            api,
+            {
+                "sub:1": [
+                    state("processing", "3", "3", sub="1"),
+                    state("warning", "3", "3", [("1", "x")], "1"),
+                ]
+            },
+        )
         payload = await run_trigger(PontoWebProcessTrigger(subs("1")))
         assert payload["processes"][0]["status"] == "warning"
 

@@ -1,8 +1,8 @@
 """PontoWebReckonTrigger: one JSON-serialisable event, transient errors never fatal, backoff, deadline.
 
 `responses` stands in for the API (the hook's async path runs the sync call in a worker thread, and
-`responses` patches `requests` globally, so it answers there too). The fake clock of this folder's conftest replaces the polling policy's clock and `asyncio.sleep`,
-so nothing really waits.
+`responses` patches `requests` globally, so it answers there too). The fake clock of this folder's
+conftest replaces the polling policy's clock and `asyncio.sleep`, so nothing really waits.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
 from airflow_provider_ahgora.triggers.reckon import PontoWebReckonTrigger, describe_progress
 from tests.conftest import PONTOWEB_BASE, PONTOWEB_PASSWORD
-from tests.unit.triggers.conftest import START, FakeClock
+from tests.unit.triggers.conftest import START
 
 PROCESS = "proc-123"
 STATUS_URL = f"{PONTOWEB_BASE}/reckons/process/status/{PROCESS}"

@@ -10,12 +10,16 @@ import responses
 from responses import matchers
 
 from airflow_provider_ahgora.exceptions import (
+    AhgoraAPIError,
     AhgoraAuthError,
     AhgoraBadRequestError,
     AhgoraConfigError,
+    AhgoraMalformedAnswerError,
     AhgoraNotFoundError,
     AhgoraServerError,
+    AhgoraTransientError,
     AhgoraValidationError,
+    AhgoraWrongEndpointError,
 )
 from airflow_provider_ahgora.hooks.voors import VoorsHook
 from airflow_provider_ahgora.models.voors import RESOURCES
@@ -332,3 +336,201 @@ def _fixture_name(resource: str, kind: str) -> str:
     names = sorted(p.name for p in (FIXTURES / "seeds" / "voors").glob(f"*_{resource}_*{kind}*.json"))
     assert names, f"no fixture for {resource} {kind}"
     return names[0]
+
+
+HTML_404 = "<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
+
+
+class TestNotTheApi:
+    """Voors' own 404 is a JSON object; a web server's page is never "absent" (class 7)."""
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        "kwargs",
+        [
+            {"body": HTML_404, "content_type": "text/html"},
+            {"body": ""},
+            {"body": "Cannot GET /x", "content_type": "text/plain"},
+            {"json": ["not", "an", "object"]},
+        ],
+        ids=["html", "empty", "text", "array"],
+    )
+    def test_a_web_servers_404_is_a_wrong_endpoint(self, voors_hook, kwargs):
+        responses.get(f"{VOORS_BASE}/jobRoles/9", status=404, **kwargs)
+        responses.delete(f"{VOORS_BASE}/departments/3", status=404, **kwargs)
+        with pytest.raises(AhgoraWrongEndpointError):
+            voors_hook.get("jobRoles", 9)
+        # the delete operator counts a NotFound as "already deleted": this must never be one
+        with pytest.raises(AhgoraWrongEndpointError) as info:
+            voors_hook.delete("departments", 3)
+        assert not isinstance(info.value, AhgoraNotFoundError)
+        assert len(responses.calls) == 2
+
+    @responses.activate
+    @pytest.mark.parametrize("body", [{"message": "Not found"}, {"status": "error", "code": "404"}, {}])
+    def test_a_json_object_404_is_voors_not_found(self, voors_hook, body):
+        responses.delete(f"{VOORS_BASE}/departments/3", status=404, json=body)
+        with pytest.raises(AhgoraNotFoundError):
+            voors_hook.delete("departments", 3)
+
+    @responses.activate
+    def test_a_gateways_5xx_page_stays_transient(self, voors_hook):
+        responses.get(f"{VOORS_BASE}/departments", status=504, body="<html>Gateway Timeout</html>")
+        responses.get(f"{VOORS_BASE}/departments", json={"data": {"department": []}})
+        assert voors_hook.list("departments") == []
+        assert len(responses.calls) == 2
+
+
+class TestMalformedAnswers:
+    @responses.activate
+    @pytest.mark.parametrize(
+        ("call", "url", "kwargs"),
+        [
+            (
+                "list",
+                "/departments",
+                {"body": "<html><title>Sign in</title></html>", "content_type": "text/html"},
+            ),
+            ("list", "/departments", {"json": "text"}),
+            ("list", "/departments", {"json": {"data": {"department": {"name": ["not", "text"]}}}}),
+            ("get", "/departments/1", {"json": {"data": {}}}),
+            ("goals", "/goals", {"json": [{"userId": {"a": 1}}]}),
+        ],
+        ids=["html-200", "json-string", "bad-record", "get-without-record", "bad-goal"],
+    )
+    def test_every_method_raises_malformed(self, voors_conn, call, url, kwargs):
+        hook = VoorsHook(retry_limit=0)
+        responses.get(f"{VOORS_BASE}{url}", **kwargs)
+        run = {
+            "list": lambda: hook.list("departments"),
+            "get": lambda: hook.get("departments", 1),
+            "goals": lambda: list(hook.iter_goals("2022-01-01", "2022-08-31")),
+        }[call]
+        with pytest.raises(AhgoraMalformedAnswerError) as info:
+            run()
+        assert f"GET {url}" in str(info.value)
+        assert info.value.__cause__ is None
+
+    @responses.activate
+    def test_a_malformed_list_is_retried(self, voors_hook):
+        responses.get(f"{VOORS_BASE}/departments", body="<html></html>", content_type="text/html")
+        responses.get(f"{VOORS_BASE}/departments", json={"data": {"department": [{"id": 1, "name": "RH"}]}})
+        assert [d.id for d in voors_hook.list("departments")] == [1]
+
+    @responses.activate
+    def test_a_malformed_create_is_not_repeated(self, voors_hook):
+        responses.post(f"{VOORS_BASE}/departments", body="<html></html>", content_type="text/html")
+        with pytest.raises(AhgoraMalformedAnswerError):
+            voors_hook.upsert("departments", {"name": "Vendas"})
+        assert len(responses.calls) == 1  # Voors may have created it
+
+
+class TestGoalsPaging:
+    """Paging stops at an empty page, not at the first short one (class 8)."""
+
+    @staticmethod
+    def _users(n: int) -> list[dict]:
+        return [{"userId": i, "userFullName": f"User {i}"} for i in range(n)]
+
+    @responses.activate
+    def test_a_server_that_caps_limit_still_gives_every_user(self, voors_hook):
+        everyone = self._users(230)
+
+        def capped(request):
+            skip = int(request.params["skip"])
+            limit = min(int(request.params["limit"]), 50)  # the server caps limit at 50
+            return 200, {}, json.dumps({"data": everyone[skip : skip + limit]})
+
+        responses.add_callback(responses.GET, f"{VOORS_BASE}/goals", callback=capped)
+        users = list(voors_hook.iter_goals("2022-01-01", "2022-08-31", page_size=100))
+        assert [u.user_id for u in users] == list(range(230))
+        assert [int(c.request.params["skip"]) for c in responses.calls] == [0, 50, 100, 150, 200, 230]
+
+    @responses.activate
+    def test_a_server_that_ignores_skip_stops_with_a_clear_error(self, voors_hook):
+        page = self._users(50)
+        responses.get(f"{VOORS_BASE}/goals", json={"data": page})  # the same page, whatever skip says
+        seen = []
+        users = voors_hook.iter_goals("2022-01-01", "2022-08-31", page_size=100)
+        seen += [next(users).user_id for _ in range(50)]
+        with pytest.raises(AhgoraAPIError, match="ignores skip") as info:
+            next(users)
+        assert seen == list(range(50))  # each user once, no loop
+        assert len(responses.calls) == 2
+        assert not isinstance(info.value, AhgoraTransientError)
+
+    @responses.activate
+    def test_an_empty_first_page_reads_once(self, voors_hook):
+        responses.get(f"{VOORS_BASE}/goals", json=[])
+        assert list(voors_hook.iter_goals("2022-01-01", "2022-08-31")) == []
+        assert len(responses.calls) == 1
+
+
+class TestConnectionTestIsStrict:
+    @responses.activate
+    @pytest.mark.parametrize(
+        ("status", "kwargs", "says"),
+        [
+            (404, {"body": HTML_404, "content_type": "text/html"}, "is not the Voors API"),
+            (404, {"body": ""}, "is not the Voors API"),
+            (200, {"body": "<html><title>Portal</title></html>", "content_type": "text/html"}, "not as the"),
+            (200, {"json": ["x"]}, "not a Voors answer"),
+        ],
+        ids=["404-html", "404-empty", "200-html", "200-array"],
+    )
+    def test_a_host_that_is_not_voors_fails(self, voors_hook, status, kwargs, says):
+        responses.get(f"{VOORS_BASE}/departments/0", status=status, **kwargs)
+        ok, message = voors_hook.test_connection()
+        assert not ok
+        assert says in message
+        assert len(responses.calls) == 1
+
+    def test_no_host_names_the_field_not_the_temporary_id(self, monkeypatch):
+        set_conn(monkeypatch, "phjWoC89", conn_type="voors", password="a-token")
+        ok, message = VoorsHook("phjWoC89").test_connection()
+        assert not ok
+        assert "phjWoC89" not in message
+        assert "has no host" in message
+        assert "Host field" in message
+
+    def test_outside_a_test_the_id_is_named(self, monkeypatch):
+        set_conn(monkeypatch, "my_voors", conn_type="voors", password="a-token")
+        with pytest.raises(AhgoraConfigError, match="Connection 'my_voors' has no host"):
+            VoorsHook("my_voors").get_conn()
+
+    def test_an_unreachable_host_fails_once_and_fast(self, monkeypatch):
+        import socket
+        import time
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        set_conn(
+            monkeypatch, "voors_default", conn_type="voors", host=f"http://127.0.0.1:{port}", password="tok-x"
+        )
+        hook = VoorsHook()  # default retries: the test must not use them
+        slept: list[float] = []
+        hook.sleep = slept.append
+        t0 = time.monotonic()
+        ok, message = hook.test_connection()
+        assert time.monotonic() - t0 < 2
+        assert not ok
+        assert slept == []
+        assert f"Could not reach Voors at http://127.0.0.1:{port}" in message
+        assert "retried with backoff" not in message
+        assert "Host field" in message
+
+    def test_a_silent_host_fails_within_the_test_deadline(self, monkeypatch, fake_server):
+        import time
+
+        from airflow_provider_ahgora.hooks import _base
+
+        server = fake_server(lambda h: h.hold(10))
+        monkeypatch.setattr(_base, "TEST_TIMEOUT", 1.0)
+        set_conn(monkeypatch, "voors_default", conn_type="voors", host=server.url, password="tok-x")
+        t0 = time.monotonic()
+        ok, message = VoorsHook().test_connection()  # connection timeout 60 s: the test caps it
+        assert time.monotonic() - t0 < 2.5
+        assert not ok
+        assert "1 s deadline" in message
+        assert len(server.requests) == 1

@@ -34,7 +34,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraUnknownValueError,
     AhgoraValidationError,
 )
-from airflow_provider_ahgora.operators._state import RetryState, retry_state
+from airflow_provider_ahgora.journal import JournalWriteError, RetryState, retry_state
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
@@ -427,14 +427,21 @@ class PontoWebReckonOperator(BaseOperator):
             ", ".join(request.effective_features()),
         )
         # write-ahead: a worker killed during the call leaves this mark, and the retry knows that a
-        # reckon may have been started
-        state.set(
-            {
-                "request": fingerprint,
-                "starting": datetime.now(timezone.utc).isoformat(),
-                "max_tries": max_tries,
-            }
-        )
+        # reckon may have been started; a paid (full-base) reckon is not started without it
+        try:
+            state.set(
+                {
+                    "request": fingerprint,
+                    "starting": datetime.now(timezone.utc).isoformat(),
+                    "max_tries": max_tries,
+                },
+                strict=request.is_full_base,
+            )
+        except JournalWriteError as exc:
+            raise AirflowException(
+                f"{self.task_id}: {exc}. A full-base reckon is not started without that mark (a retry could "
+                "not tell whether it started): nothing was started; the next try tries again."
+            ) from exc
         try:
             answer = hook.start_reckon(request)
         except AhgoraDailyLimitError as exc:

@@ -93,7 +93,7 @@ class FakeVariable:
 @pytest.fixture
 def variables(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The Variable store of the retry state's fallback (what a context without task_state_store uses)."""
-    from airflow_provider_ahgora.operators import _state
+    from airflow_provider_ahgora import journal as _state
 
     FakeVariable.store = {}
     monkeypatch.setattr(_state.VariableState, "_variable", staticmethod(lambda: FakeVariable))

@@ -33,7 +33,7 @@ from airflow_provider_ahgora.operators.reckon import (
 )
 from tests.conftest import PONTOWEB_BASE, SleepRecorder
 from tests.unit.operators import conftest as shared
-from tests.unit.operators.conftest import FakeStateStore
+from tests.unit.operators.conftest import FakeStateStore, FakeVariable
 
 START_URL = f"{PONTOWEB_BASE}/reckons/process/start"
 STATUS_URL = f"{PONTOWEB_BASE}/reckons/process/status"
@@ -605,7 +605,26 @@ class TestVariableFallback:
         assert "Variable 'ahgora_reckon__closing" in logs()
 
     @responses.activate
-    def test_unreachable_store_never_fails_the_task(self, hooks, clock, monkeypatch, logs):
+    def test_unreachable_store_starts_no_paid_reckon_without_its_mark(self, hooks, clock, monkeypatch, logs):
+        """Nothing is started yet, so failing (retryable) costs nothing; starting without the mark
+        could make a retry pay for a second full-base reckon."""
+
+        class Broken:
+            @classmethod
+            def get(cls, *a, **k):
+                raise RuntimeError("no database")
+
+            set = delete = get
+
+        monkeypatch.setattr(_state.VariableState, "_variable", staticmethod(lambda: Broken))
+        add_start()
+        with pytest.raises(AirflowException, match="nothing was started") as info:
+            make_op().execute(make_context(None))
+        assert not isinstance(info.value, AirflowFailException)  # the next try tries again
+        assert start_calls() == []
+
+    @responses.activate
+    def test_unreachable_store_never_fails_a_free_reckon(self, hooks, clock, monkeypatch, logs):
         class Broken:
             @classmethod
             def get(cls, *a, **k):
@@ -616,8 +635,29 @@ class TestVariableFallback:
         monkeypatch.setattr(_state.VariableState, "_variable", staticmethod(lambda: Broken))
         add_start()
         add_statuses(status_body("done", 4))
+        assert make_op(registers=["001"]).execute(make_context(None))["status"] == "done"
+        assert "Could not write Variable" in logs()
+
+    @responses.activate
+    def test_a_store_failing_after_the_start_never_fails_the_task(
+        self, hooks, clock, variables, monkeypatch, logs
+    ):
+        """Once the reckon is paid for, failing would make a retry pay again: only a warning."""
+        writes: list[Any] = []
+        real_set = FakeVariable.set.__func__  # type: ignore[attr-defined]
+
+        def flaky_set(cls: Any, key: str, value: Any, **kwargs: Any) -> None:
+            writes.append(value)
+            if len(writes) > 1:
+                raise RuntimeError("database went away")
+            real_set(cls, key, value, **kwargs)
+
+        monkeypatch.setattr(FakeVariable, "set", classmethod(flaky_set))
+        add_start()
+        add_statuses(status_body("done", 4))
         assert make_op().execute(make_context(None))["status"] == "done"
         assert "Could not write Variable" in logs()
+        assert len(start_calls()) == 1
 
     def test_real_variable_class_is_the_compat_one(self):
         from airflow.providers.common.compat.sdk import Variable

@@ -147,46 +147,66 @@ with DAG(
     # [START howto_transforms]
     @task
     def payroll(results: dict[str, Any], folder: str) -> dict[str, Any]:
-        """results.jsonl -> payroll.csv (monthly records: one row per accounting event)."""
-        import csv
+        """results.jsonl -> payroll.csv (monthly records: one row per accounting event).
+
+        Written by the transforms' one CSV writer, in the dialect named by the Variable
+        ``ahgora_csv_dialect``: ``excel-br`` by default (``;``, a UTF-8 BOM and decimal commas, what
+        Excel in Brazil opens right), ``rfc4180`` for a program (``,``, no BOM). Formula-like cells
+        are neutralised. A refused record (a duplicate that differs, an employee with days but no
+        monthly record, a bad value) is named in payroll.failures.jsonl, never dropped silently.
+        """
         import json
         import uuid
 
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-        from airflow_provider_ahgora.transforms import PAYROLL_COLUMNS, TransformError, payroll_rows
+        from airflow_provider_ahgora.transforms import (
+            PAYROLL_COLUMNS,
+            PAYROLL_NUMBER_COLUMNS,
+            CsvDialect,
+            CsvWriter,
+            TransformError,
+            payroll_rows,
+        )
 
+        dialect = CsvDialect.named(Variable.get("ahgora_csv_dialect", "excel-br"))
         target = ObjectStoragePath(f"{folder}/payroll.csv")
         report = ObjectStoragePath(f"{folder}/payroll.failures.jsonl")
         partial = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.partial"
         errors: list[TransformError] = []
-        rows = 0
         with (
             ObjectStoragePath(results["path"]).open("r", encoding="utf-8") as source,
-            partial.open("w", encoding="utf-8", newline="") as out,
+            partial.open("w", encoding=dialect.encoding, newline="") as out,
         ):
-            writer = csv.DictWriter(out, fieldnames=PAYROLL_COLUMNS)
+            writer = CsvWriter(out, PAYROLL_COLUMNS, dialect=dialect, number_columns=PAYROLL_NUMBER_COLUMNS)
             writer.writeheader()
             lines = iter(source.readline, "")  # streamed: one record in memory at a time
-            for row in payroll_rows(lines, on_error="skip", errors=errors):
-                writer.writerow(row)
-                rows += 1
+            writer.writerows(payroll_rows(lines, on_error="skip", errors=errors))
         with report.open("w", encoding="utf-8") as out:  # always written: empty when nothing failed
-            for error in errors:
-                out.write(json.dumps({"employee": error.employee, "reason": str(error)}) + "\n")
+            for error in errors:  # each names the employee, the day (when a day's) and the reason
+                out.write(json.dumps({**error.as_dict(), "reason": str(error)}, ensure_ascii=False) + "\n")
         _commit(partial, target)
-        return {"path": str(target), "rows": rows, "failed": len(errors), "report_path": str(report)}
+        return {"path": str(target), "rows": writer.rows, "failed": len(errors), "report_path": str(report)}
 
     @task
-    def timecards(results: dict[str, Any], folder: str, competence: str, employees: str) -> dict[str, Any]:
-        """results.jsonl -> timecards.jsonl (daily records: one Voors time card per employee)."""
+    def timecards(
+        results: dict[str, Any], folder: str, competence: str, employees: str, **context: Any
+    ) -> dict[str, Any]:
+        """results.jsonl -> timecards.jsonl (daily records: one Voors time card per employee and month).
+
+        The card's period: the Variable ``ahgora_closing_day`` (the day of the month on which the
+        company closes its period, e.g. ``25``) when it is set, else the reckon's own span of days.
+        Card ids are ``<company>-<registration>-<YYYYMM>`` (the company from the reckon's answer), so
+        that companies sharing a Voors account never overwrite each other's cards. A refused card is
+        named in timecards.failures.jsonl with each bad day, never dropped silently.
+        """
         import csv
         import json
         import uuid
 
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-        from airflow_provider_ahgora.transforms import TransformError, time_cards
+        from airflow_provider_ahgora.transforms import TransformError, reckon_span, time_cards
 
         mapping = ObjectStoragePath(employees)
         with mapping.open("r", encoding="utf-8", newline="") as handle:
@@ -196,29 +216,44 @@ with DAG(
                 reader = csv.DictReader(iter(handle.readline, ""))
                 cpf_of = {row["registration"]: row["cpf"] for row in reader}
 
+        company = (context["ti"].xcom_pull(task_ids="reckon") or {}).get("company")
+        if not company:
+            raise AirflowFailException(
+                "The reckon's answer names no PontoWeb company: time card ids need it."
+            )
+        source = ObjectStoragePath(results["path"])
+        closing_day = Variable.get("ahgora_closing_day", "")
+        period: dict[str, Any] = {}
+        if closing_day:
+            period["closing_day"] = int(closing_day)
+        else:
+            with source.open("r", encoding="utf-8") as handle:  # a first pass, streamed: two dates kept
+                span = reckon_span(iter(handle.readline, ""))
+            if span is not None:
+                period["period"] = span
+
         target = ObjectStoragePath(f"{folder}/timecards.jsonl")
         report = ObjectStoragePath(f"{folder}/timecards.failures.jsonl")
         partial = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.partial"
         errors: list[TransformError] = []
         cards = 0
-        with (
-            ObjectStoragePath(results["path"]).open("r", encoding="utf-8") as source,
-            partial.open("w", encoding="utf-8") as out,
-        ):
-            lines = iter(source.readline, "")
+        with source.open("r", encoding="utf-8") as handle, partial.open("w", encoding="utf-8") as out:
+            lines = iter(handle.readline, "")
             for card in time_cards(
                 lines,
                 user_lookup=cpf_of,
+                company=company,
                 competence=competence,
                 interval="month",
                 on_error="skip",
                 errors=errors,
+                **period,
             ):
                 out.write(json.dumps(card, ensure_ascii=False) + "\n")
                 cards += 1
         with report.open("w", encoding="utf-8") as out:
-            for error in errors:
-                out.write(json.dumps({"employee": error.employee, "reason": str(error)}) + "\n")
+            for error in errors:  # each names the employee, the card, the day (when a day's), the reason
+                out.write(json.dumps({**error.as_dict(), "reason": str(error)}, ensure_ascii=False) + "\n")
         _commit(partial, target)
         return {"path": str(target), "cards": cards, "failed": len(errors), "report_path": str(report)}
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_ahgora.transforms import payroll_rows, time_cards
+from airflow_provider_ahgora.transforms import payroll_rows, reckon_span, time_cards
 from tests.integration.conftest import task_outcome
 
 pytestmark = [
@@ -195,7 +195,17 @@ def test_master_data_sync_then_monthly_closing(sandbox, example_dags, tmp_path):
     assert len(payroll) == len(list(payroll_rows(records))) > 0
 
     cpf_of = {e.registration: e.cpf for e in sandbox.data.employees}
-    cards = list(time_cards(records, user_lookup=cpf_of, competence="01/2026", interval="month"))
+    # as the DAG makes them: ids name the company, the period is the reckon's span of days
+    cards = list(
+        time_cards(
+            records,
+            user_lookup=cpf_of,
+            company=sandbox.data.company,
+            competence="01/2026",
+            period=reckon_span(records),
+            interval="month",
+        )
+    )
     assert read_jsonl(folder / "timecards.jsonl") == cards
     stored = sandbox.voors_records("timeCards")
     assert sorted(c["remoteId"] for c in stored) == sorted(c["remoteId"] for c in cards)
@@ -222,7 +232,16 @@ def test_monthly_closing_rejected_time_card_fails_only_at_the_summary(sandbox, e
     write_master_data(tmp_path, sandbox)
     records = list(sandbox.data.reckon_records("02", "2026", features=FEATURES))
     cpf_of = {e.registration: e.cpf for e in sandbox.data.employees}
-    cards = list(time_cards(records, user_lookup=cpf_of, competence="02/2026", interval="month"))
+    cards = list(
+        time_cards(
+            records,
+            user_lookup=cpf_of,
+            company=sandbox.data.company,
+            competence="02/2026",
+            period=reckon_span(records),
+            interval="month",
+        )
+    )
     users = sandbox.data.voors_master_data()["users"]
     leaders = {u.get("appraisedBy") for u in users}
     missing = next(c["user"]["cpf"] for c in reversed(cards) if c["user"]["cpf"] not in leaders)

@@ -230,8 +230,14 @@ class SecretScrubber:
         """For HTTP Basic credentials: the password, ``base64(login:password)`` and its header value."""
         secrets: list[str | None] = [password]
         if password:
-            token = base64.b64encode(f"{login or ''}:{password}".encode()).decode("ascii")
-            secrets += [token, f"Basic {token}"]
+            pair = f"{login or ''}:{password}"
+            # requests encodes Basic credentials as latin-1 when it can; a server may decode UTF-8
+            for encoding in ("latin-1", "utf-8"):
+                try:
+                    token = base64.b64encode(pair.encode(encoding)).decode("ascii")
+                except UnicodeEncodeError:
+                    continue
+                secrets += [token, f"Basic {token}"]
         return cls(secrets)
 
     @classmethod

@@ -12,7 +12,10 @@ Kinds:
     add up, and combine with one other fault.
 ``status``
     answer ``status`` (default 503) with ``body`` (default: an error in the API's shape), and a
-    ``Retry-After`` header when ``retry_after`` is set.
+    ``Retry-After`` header when ``retry_after`` is set. ``html=True`` answers a web server's HTML
+    error page instead (``body``, when a string, is the page): with ``status=404`` it plays a wrong
+    base URL. ``content_type`` sends ``body`` (a string) as is, with that ``Content-Type`` (e.g. a
+    gateway's ``text/plain`` error).
 ``rate_limit``
     answer 429 with ``Retry-After`` (default 1 s), always *before* the route runs: a 429 means the
     server did nothing, which is what lets a client repeat even a consuming read.
@@ -23,11 +26,25 @@ Kinds:
     send the status line, the headers and part of the body, then reset the connection.
 ``malformed``
     answer with a body that is not valid JSON (the route's status and headers are kept).
+``trickle``
+    send the route's real answer (status line, headers and body) ``chunk_size`` bytes at a time
+    (default 4), spread over ``delay`` seconds **in all** (default 30), always *after* the route ran.
+    Each chunk arrives long before a per-read socket timeout would fire, so only a client whose
+    timeout is a deadline for the whole call gives up in time. At most 1000 chunks: a larger answer
+    is sent in larger chunks.
+``echo``
+    answer an error, ``status`` default 401, whose body echoes the credentials the request carried,
+    in every form: the ``Authorization`` header as sent, the decoded password (PontoWeb Basic) or
+    token (Voors: header, ``?token=`` or body), JSON-escaped as JSON escapes them and URL-encoded;
+    in the API's error shape, or as an HTML page with ``html=True``. Always *before* the route
+    runs. It plays the server that quotes the request in its error page: a client must not copy
+    the text into a log line or an exception unmasked.
 
 ``after_consume`` (default ``True``): ``status``, ``timeout``, ``reset`` and ``malformed`` faults
 hit *after* the route has run: a results read has consumed its page, a push has been accepted. That
 is the real-world danger a client must survive. ``after_consume=False`` makes them hit before the
-route runs (nothing happens on the server).
+route runs (nothing happens on the server). ``trickle`` always hits after, ``rate_limit`` and
+``echo`` always before.
 """
 
 from __future__ import annotations
@@ -42,11 +59,14 @@ from typing import Any
 
 __all__ = ["FAULT_KINDS", "RECKON_RESULTS", "Fault", "FaultSet"]
 
-FAULT_KINDS = ("latency", "status", "rate_limit", "timeout", "reset", "malformed")
+FAULT_KINDS = ("latency", "status", "rate_limit", "timeout", "reset", "malformed", "trickle", "echo")
 #: Path pattern of the results reads only (``GET /reckons/{unique}``), not status nor reconsume.
 RECKON_RESULTS = r"re:^/reckons/(?!process/|reconsume/)[^/]+$"
 
-_DEFAULT_DELAY = {"timeout": 30.0}
+_DEFAULT_DELAY = {"timeout": 30.0, "trickle": 30.0}
+#: ``trickle``: bytes per chunk unless ``chunk_size`` says, and the most chunks an answer is cut into.
+TRICKLE_CHUNK = 4
+TRICKLE_MAX_CHUNKS = 1000
 
 
 @dataclass
@@ -68,11 +88,19 @@ class Fault:
     status: int | None = None
     """``status`` kind: the HTTP status (default 503)."""
     body: Any = None
-    """``status`` kind: the JSON body (default: an error in the API's shape)."""
+    """``status`` kind: the JSON body (default: an error in the API's shape); with ``html`` or
+    ``content_type``, the text sent as is."""
     retry_after: float | None = None
     """``Retry-After`` seconds (``rate_limit`` default 1)."""
     delay: float | None = None
-    """``latency``: seconds to wait; ``timeout``: seconds to hold the request (default 30)."""
+    """``latency``: seconds to wait; ``timeout``: seconds to hold the request (default 30);
+    ``trickle``: seconds the whole answer takes to send, in all (default 30)."""
+    chunk_size: int | None = None
+    """``trickle``: bytes per chunk (default 4)."""
+    html: bool = False
+    """``status`` and ``echo``: answer an HTML page (``text/html``) instead of the API's JSON."""
+    content_type: str | None = None
+    """``status``: send ``body`` (a string) as is, with this ``Content-Type``."""
     jitter: float = 0.0
     """``latency``: extra uniform random wait, 0 to ``jitter`` seconds."""
     after_consume: bool = True
@@ -114,6 +142,15 @@ class Fault:
             raise ValueError("delay and jitter must be 0 or more")
         if self.kind == "status" and self.status is None:
             self.status = 503
+        if self.kind == "echo" and self.status is None:
+            self.status = 401
+        if self.chunk_size is not None and int(self.chunk_size) < 1:
+            raise ValueError("chunk_size must be 1 or more bytes")
+        if self.html and self.content_type:
+            raise ValueError("give html=True or a content_type, not both")
+        as_text = self.html or self.content_type
+        if as_text and self.body is not None and not isinstance(self.body, str | bytes):
+            raise ValueError("with html or content_type, body is the text sent as is: give a string")
         if self.kind == "rate_limit":
             self.status = 429
             if self.retry_after is None:
@@ -122,6 +159,8 @@ class Fault:
     @property
     def hits_after_route(self) -> bool:
         """True when the fault replaces the answer after the route ran (see ``after_consume``)."""
+        if self.kind == "trickle":
+            return True
         return self.after_consume and self.kind in ("status", "timeout", "reset", "malformed")
 
     def matches(self, method: str, path: str) -> bool:
@@ -145,6 +184,9 @@ class Fault:
             "retry_after": self.retry_after,
             "delay": self.delay,
             "jitter": self.jitter,
+            "chunk_size": self.chunk_size,
+            "html": self.html,
+            "content_type": self.content_type,
             "after_consume": self.after_consume,
             "calls": self.calls,
             "fired": self.fired,
@@ -171,6 +213,9 @@ class Fault:
             "retry_after",
             "delay",
             "jitter",
+            "chunk_size",
+            "html",
+            "content_type",
             "after_consume",
         }
         unknown = sorted(set(data) - allowed)

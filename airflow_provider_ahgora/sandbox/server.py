@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import html
 import ipaddress
 import itertools
 import json
@@ -28,10 +29,16 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from airflow_provider_ahgora.sandbox._common import MAX_READ_BODY, ApiError, SandboxClock, dumps, iso_ms
-from airflow_provider_ahgora.sandbox.faults import Fault, FaultSet, parse_route
+from airflow_provider_ahgora.sandbox.faults import (
+    TRICKLE_CHUNK,
+    TRICKLE_MAX_CHUNKS,
+    Fault,
+    FaultSet,
+    parse_route,
+)
 from airflow_provider_ahgora.sandbox.pontoweb import (
     DEFAULT_REJECTION,
     PUSH_RESOURCES,
@@ -77,7 +84,7 @@ def _is_loopback(host: str) -> bool:
 class _Answer:
     """What the handler sends: a status, a JSON body, headers, and maybe a fault action."""
 
-    __slots__ = ("action", "body", "delay", "headers", "status")
+    __slots__ = ("action", "body", "chunk", "delay", "headers", "status")
 
     def __init__(
         self,
@@ -86,12 +93,14 @@ class _Answer:
         headers: dict[str, str] | None = None,
         action: str | None = None,
         delay: float = 0.0,
+        chunk: int = 0,
     ) -> None:
         self.status = status
         self.body = body
         self.headers = headers
         self.action = action
         self.delay = delay
+        self.chunk = chunk
 
 
 def _json_answer(status: int, value: Any, headers: dict[str, str] | None = None) -> _Answer:
@@ -257,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         body = answer.body
         head = [f"HTTP/1.1 {answer.status} {_reason(answer.status)}\r\n"]
-        if body:
+        if body and not (answer.headers and "Content-Type" in answer.headers):
             head.append("Content-Type: application/json; charset=utf-8\r\n")
         head.append(f"Content-Length: {len(body)}\r\n")
         if answer.headers:
@@ -266,6 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
             head.append("Connection: close\r\n")
         head.append("\r\n")
         data = "".join(head).encode("latin-1")
+        if answer.action == "trickle":
+            return self._trickle(data + body, answer) and keep
         if answer.action == "reset":
             # the headers and part of the body go out, then the connection is reset (RST)
             self.wfile.write(data + body[: len(body) // 2])
@@ -274,6 +285,22 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         self.wfile.write(data + body)
         return keep
+
+    def _trickle(self, data: bytes, answer: _Answer) -> bool:
+        """The whole answer, ``answer.chunk`` bytes at a time, spread over ``answer.delay`` seconds in
+        all (at most ``TRICKLE_MAX_CHUNKS`` chunks); False if the sandbox stopped meanwhile."""
+        size = max(answer.chunk or TRICKLE_CHUNK, -(-len(data) // TRICKLE_MAX_CHUNKS))
+        pieces = [data[i : i + size] for i in range(0, len(data), size)]
+        pause = answer.delay / (len(pieces) - 1) if len(pieces) > 1 else 0.0
+        sandbox = self.server.sandbox
+        for i, piece in enumerate(pieces):
+            if i:
+                sandbox._wait(pause)
+                if sandbox._stopping.is_set():
+                    self._abort()
+                    return False
+            self.wfile.write(piece)
+        return True
 
     def _abort(self) -> None:
         """Close the connection abruptly: a TCP reset, not an orderly FIN."""
@@ -664,7 +691,7 @@ class Sandbox:
             self._wait(latency)
         voors = path == VOORS_PREFIX or path.startswith(VOORS_PREFIX + "/")
         if fault is not None and not fault.hits_after_route:
-            answer = self._fault_answer(fault, voors)
+            answer = self._fault_answer(fault, voors, headers, query, parsed)
         else:
             try:
                 if voors:
@@ -721,6 +748,10 @@ class Sandbox:
     # -- faults -----------------------------------------------------------------------------------
 
     def _fault_body(self, fault: Fault, status: int, voors: bool) -> bytes:
+        if fault.html and fault.body is None:
+            return _html_page(status, f"<p>{_reason(status)}</p><hr><center>nginx</center>")
+        if isinstance(fault.body, str) and (fault.html or fault.content_type):
+            return fault.body.encode("utf-8")
         if fault.body is not None:
             return fault.body if isinstance(fault.body, bytes) else dumps(fault.body)
         message = f"{_reason(status)} (sandbox fault)"
@@ -728,8 +759,17 @@ class Sandbox:
             return dumps(voors_error(status, message).body)
         return dumps({"error": {"message": message, "code": status}})
 
-    def _fault_answer(self, fault: Fault, voors: bool) -> _Answer:
+    def _fault_answer(
+        self,
+        fault: Fault,
+        voors: bool,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        parsed: Any = None,
+    ) -> _Answer:
         """A fault that hits before the route runs."""
+        if fault.kind == "echo":
+            return self._echo_answer(fault, voors, headers or {}, query or {}, parsed)
         if fault.kind == "timeout":
             return _Answer(0, action="timeout", delay=float(fault.delay or 0.0))
         if fault.kind in ("reset", "malformed"):
@@ -740,7 +780,53 @@ class Sandbox:
     def _error_answer(self, fault: Fault, voors: bool) -> _Answer:
         status = int(fault.status or 503)
         headers = {"Retry-After": _seconds(fault.retry_after)} if fault.retry_after is not None else None
+        content_type = "text/html; charset=utf-8" if fault.html else fault.content_type
+        if content_type:
+            headers = {**(headers or {}), "Content-Type": content_type}
         return _Answer(status, self._fault_body(fault, status, voors), headers)
+
+    def _echo_answer(
+        self, fault: Fault, voors: bool, headers: dict[str, str], query: dict[str, str], parsed: Any
+    ) -> _Answer:
+        """An error whose body quotes the credentials the request carried, in every form."""
+        status = int(fault.status or 401)
+        auth = headers.get("authorization", "")
+        carried: dict[str, str] = {}
+        if auth:
+            carried["authorization"] = auth
+        if auth[:6].lower() == "basic ":
+            try:
+                decoded = base64.b64decode(auth[6:].strip()).decode("utf-8", "replace")
+            except (binascii.Error, ValueError):
+                decoded = ""
+            login, _, password = decoded.partition(":")
+            carried.update({"credentials": decoded, "login": login, "password": password})
+        elif auth:
+            carried["token"] = auth[7:].strip() if auth[:7].lower() == "bearer " else auth
+        if query.get("token"):
+            carried["query_token"] = query["token"]
+        if isinstance(parsed, dict) and isinstance(parsed.get("token"), str):
+            carried["body_token"] = parsed["token"]
+        secret = carried.get("password") or carried.get("token") or carried.get("query_token") or ""
+        message = (
+            f"{_reason(status)}: the request carried {json.dumps(carried, ensure_ascii=False)}; "
+            f"url-encoded: {quote_plus(secret)} / {quote(secret, safe='')}"
+        )
+        if fault.html:
+            items = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in carried.items())
+            script = json.dumps(carried).replace("/", "\\/")  # as PHP's json_encode writes it
+            body = _html_page(
+                status,
+                f"<p>{html.escape(message)}</p><ul>{items}</ul><script>var request = {script};</script>",
+            )
+            return _Answer(status, body, {"Content-Type": "text/html; charset=utf-8"})
+        if voors:
+            value: dict[str, Any] = {"status": "error", "code": str(status), "message": message}
+        else:
+            value = {"error": {"code": status, "message": message}}
+        value["request"] = carried
+        # escaped as JSON escapes it: quotes, backslashes, and PHP's "\/"
+        return _Answer(status, json.dumps(value).replace("/", "\\/").encode("ascii"))
 
     def _fault_after(self, fault: Fault, answer: _Answer, voors: bool) -> _Answer:
         """A fault that replaces an answer the route already produced (state already changed)."""
@@ -752,6 +838,15 @@ class Sandbox:
         if fault.kind == "malformed":
             return _Answer(
                 answer.status, answer.body[: len(answer.body) // 2] + b"<!-- malformed -->", answer.headers
+            )
+        if fault.kind == "trickle":
+            return _Answer(
+                answer.status,
+                answer.body,
+                answer.headers,
+                action="trickle",
+                delay=float(fault.delay or 0.0),
+                chunk=int(fault.chunk_size or TRICKLE_CHUNK),
             )
         if fault.kind in ("status", "rate_limit"):
             return self._error_answer(fault, voors)
@@ -964,6 +1059,15 @@ class Sandbox:
             return func(key)
         except KeyError as exc:
             raise ApiError(404, {"error": str(exc).strip("'\"")}) from None
+
+
+def _html_page(status: int, content: str) -> bytes:
+    """A web server's error page, as nginx or a gateway answers it (not the API's JSON)."""
+    title = f"{status} {_reason(status)}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
+        f"{content}\r\n</body>\r\n</html>\r\n"
+    ).encode()
 
 
 def _seconds(value: float | None) -> str:

@@ -216,3 +216,195 @@ class TestControlOverHttp:
         caller.join(10)
         assert errors
         assert time.perf_counter() - t0 < 10
+
+
+# --------------------------------------------------------------------------------------------------
+# trickle, echo, and a status fault that answers a web server's page
+# --------------------------------------------------------------------------------------------------
+
+SPECIAL_PASSWORD = 'pw"S3cr/t+x&y=1'
+SPECIAL_TOKEN = 'tok"S3cr/t+9a&b=2'
+
+
+def _forms(secret: str) -> list[str]:
+    import base64
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    basic = base64.b64encode(f"svc:{secret}".encode()).decode()
+    return [
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        quote(secret, safe=""),
+        quote_plus(secret),
+        html.escape(secret),
+        basic,
+        *(secret[:n] for n in range(6, len(secret))),
+    ]
+
+
+class TestTrickle:
+    def test_the_real_answer_arrives_spread_over_delay(self, sandbox, pw, unique):
+        sandbox.add_fault(f"GET {RECKON_RESULTS}", kind="trickle", delay=1.0, chunk_size=64, times=1)
+        t0 = time.perf_counter()
+        answer = read(pw, unique, timeout=0.5)  # a per-read timeout never fires: each chunk is early
+        elapsed = time.perf_counter() - t0
+        assert answer.status_code == 200
+        assert len(answer.json()["data"]) == 5  # the route's own answer, intact
+        assert 0.8 <= elapsed < 5
+        assert sandbox.reckon(unique)["consumed"] == 5  # after the route ran
+        assert sandbox.requests(path="/reckons/")[-1]["fault"] == "trickle"
+
+    def test_a_deadline_client_gives_up_in_time(self, sandbox, unique):
+        from airflow_provider_ahgora.exceptions import AhgoraReadInterruptedError
+        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+
+        sandbox.add_fault(f"GET {RECKON_RESULTS}", kind="trickle", delay=10)
+        hook = PontoWebHook(retry_limit=2, timeout=1)
+        t0 = time.perf_counter()
+        with pytest.raises(AhgoraReadInterruptedError, match="1 s deadline"):
+            next(hook.iter_reckon_results(unique))
+        assert time.perf_counter() - t0 < 3
+        hook.close()
+
+    def test_chunks_are_capped(self):
+        from airflow_provider_ahgora.sandbox.faults import TRICKLE_MAX_CHUNKS
+
+        assert Fault(kind="trickle").delay == 30.0
+        assert Fault(kind="trickle").hits_after_route
+        assert Fault(kind="trickle", after_consume=False).hits_after_route  # always after the route
+        assert TRICKLE_MAX_CHUNKS == 1000
+        with pytest.raises(ValueError, match="chunk_size"):
+            Fault(kind="trickle", chunk_size=0)
+
+
+class TestEcho:
+    def test_pontoweb_echo_quotes_every_form_of_the_credentials(self, sandbox):
+        import base64
+        import json
+        from urllib.parse import quote_plus
+
+        sandbox.add_fault("GET /process", kind="echo")
+        answer = requests.get(
+            f"{sandbox.base_url}/process",
+            auth=("svc", SPECIAL_PASSWORD),
+            timeout=5,
+            params={"subunique": "1"},
+        )
+        assert answer.status_code == 401
+        text = answer.text
+        header = "Basic " + base64.b64encode(f"svc:{SPECIAL_PASSWORD}".encode()).decode()
+        assert header.replace("/", "\\/") in text  # the Authorization header as sent (PHP-escaped)
+        assert json.dumps(SPECIAL_PASSWORD)[1:-1].replace("/", "\\/")[:10] in text  # JSON-escaped
+        assert quote_plus(SPECIAL_PASSWORD) in text  # URL-encoded
+        assert answer.json()["request"]["password"] == SPECIAL_PASSWORD  # decoded
+        assert answer.json()["error"]["code"] == 401  # PontoWeb's error shape
+        assert sandbox.requests()[-1]["headers"]["authorization"] == "Basic REDACTED"  # never recorded
+
+    def test_voors_echo_as_an_html_page(self, sandbox):
+        import html
+
+        sandbox.add_fault("/voors", kind="echo", status=403, html=True)
+        answer = requests.get(
+            f"{sandbox.voors_url}/departments", headers={"Authorization": SPECIAL_TOKEN}, timeout=5
+        )
+        assert answer.status_code == 403
+        assert answer.headers["Content-Type"].startswith("text/html")
+        assert "<title>403 Forbidden</title>" in answer.text
+        assert html.escape(SPECIAL_TOKEN) in answer.text
+
+    def test_echo_hits_before_the_route(self, sandbox, pw):
+        sandbox.add_fault("POST /costcenter", kind="echo", after_consume=True)
+        assert pw.post(f"{pw.base}/costcenter", json=[{"codigo": "1", "nome": "RH"}]).status_code == 401
+        assert sandbox.pushes() == []
+
+    @pytest.mark.parametrize("as_html", [False, True], ids=["json", "html"])
+    def test_our_hooks_never_repeat_an_echo(self, sandbox, monkeypatch, caplog, as_html):
+        import json
+        import logging
+
+        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+        from airflow_provider_ahgora.hooks.voors import VoorsHook
+
+        caplog.set_level(logging.DEBUG)
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_PONTOWEB_DEFAULT",
+            json.dumps({**sandbox.pontoweb_conn, "login": "svc", "password": SPECIAL_PASSWORD}),
+        )
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_VOORS_DEFAULT", json.dumps({**sandbox.voors_conn, "password": SPECIAL_TOKEN})
+        )
+        sandbox.add_fault("*", kind="echo", status=500, html=as_html)  # a 5xx: retried, logged
+        texts = []
+        for call in (
+            lambda: PontoWebHook(retry_limit=1, retry_delay=0).get_reckon_status("p"),
+            lambda: VoorsHook(retry_limit=1, retry_delay=0).list("departments"),
+        ):
+            with pytest.raises(Exception) as info:
+                call()
+            texts += [str(info.value), repr(info.value)]
+        texts.append(caplog.text)
+        for text in texts:
+            for form in _forms(SPECIAL_PASSWORD) + _forms(SPECIAL_TOKEN):
+                assert form not in text, text[:300]
+
+
+class TestWebServerPages:
+    def test_a_status_fault_can_answer_an_html_404(self, sandbox, vs):
+        sandbox.add_fault("/voors", kind="status", status=404, html=True)
+        answer = vs.get(f"{vs.base}/departments/1")
+        assert answer.status_code == 404
+        assert answer.headers["Content-Type"].startswith("text/html")
+        assert "<title>404 Not Found</title>" in answer.text
+
+    def test_a_wrong_base_url_fails_the_connection_test_and_never_reads_as_deleted(self, sandbox):
+        from airflow_provider_ahgora.exceptions import AhgoraWrongEndpointError
+        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+        from airflow_provider_ahgora.hooks.voors import VoorsHook
+
+        sandbox.add_fault("*", kind="status", status=404, html=True, after_consume=False)
+        ok, message = VoorsHook().test_connection()
+        assert not ok
+        assert "not the Voors API" in message
+        ok, message = PontoWebHook().test_connection()
+        assert not ok
+        assert "not the PontoWeb API" in message
+        with pytest.raises(AhgoraWrongEndpointError):
+            VoorsHook(retry_limit=0).delete("departments", 1)
+
+    def test_a_custom_page_and_a_plain_text_body(self, sandbox, pw):
+        sandbox.add_fault(
+            "GET /process", kind="status", status=502, html=True, body="<html>proxy</html>", times=1
+        )
+        sandbox.add_fault(
+            "GET /process", kind="status", status=503, content_type="text/plain", body="busy", times=1
+        )
+        first = pw.get(f"{pw.base}/process")
+        assert (first.status_code, first.text) == (502, "<html>proxy</html>")
+        second = pw.get(f"{pw.base}/process")
+        assert (second.status_code, second.text, second.headers["Content-Type"]) == (
+            503,
+            "busy",
+            "text/plain",
+        )
+
+    def test_new_fields_over_http_and_their_checks(self, sandbox):
+        ctl = f"{sandbox.control_url}/faults"
+        added = requests.post(
+            ctl,
+            json=[
+                {"route": "GET /process", "kind": "trickle", "delay": 2, "chunk_size": 8},
+                {"route": "/voors", "kind": "echo", "html": True},
+                {"route": "/x", "kind": "status", "status": 404, "content_type": "text/plain", "body": "no"},
+            ],
+            timeout=5,
+        )
+        assert added.status_code == 201
+        kinds = [(f["kind"], f["status"], f["chunk_size"], f["html"]) for f in added.json()]
+        assert kinds == [("trickle", None, 8, False), ("echo", 401, None, True), ("status", 404, None, False)]
+        with pytest.raises(ValueError, match="not both"):
+            Fault(kind="status", html=True, content_type="text/plain")
+        with pytest.raises(ValueError, match="string"):
+            Fault(kind="status", html=True, body={"a": 1})

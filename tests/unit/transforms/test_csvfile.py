@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_ahgora.transforms import (
@@ -150,11 +150,15 @@ def test_every_cell_is_neutralised_names_included():
 
 @settings(deadline=None, max_examples=300, database=None)
 @given(st.text(max_size=12), st.sampled_from(list(DIALECTS.values())))
+@example("\ufeff", EXCEL_BR)
 def test_any_text_reads_back_as_itself_or_neutralised(text, dialect):
     out = io.StringIO(newline="")
     writer = CsvWriter(out, ["a", "b"], dialect=dialect)
     writer.writerow({"a": text, "b": "x"})
-    data = out.getvalue().lstrip("\ufeff")
+    data = out.getvalue()
+    if dialect.bom:  # exactly one BOM, before the first row: a cell may itself start with U+FEFF
+        assert data.startswith("\ufeff")
+        data = data[1:]
     (row,) = list(csv.reader(io.StringIO(data, newline=""), delimiter=dialect.delimiter))
     assert row[1] == "x"
     assert row[0] in (text, "'" + text)

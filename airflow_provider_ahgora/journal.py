@@ -254,12 +254,14 @@ class DeliveryJournal:
     :param input_id: what names the input (a digest of what is sent); an entry kept for another
         input is ignored, and replaced at the first write.
     :param what: how log lines name the work (``"Voors departments"``).
+    :param flush_seconds: confirmations are written at most this often (the first one, a :meth:`begin`
+        and the end of a try write at once); 0: every confirmation is written as it comes (PontoWeb
+        batches: a write per request of up to 1000 records is nothing).
     """
 
-    #: Confirmations are written at most this often (a :meth:`begin` and the end of a try write at once).
-    flush_seconds: float = 5.0
-
-    def __init__(self, state: RetryState, input_id: str, what: str = "the push") -> None:
+    def __init__(
+        self, state: RetryState, input_id: str, what: str = "the push", *, flush_seconds: float = 5.0
+    ) -> None:
         self.state = state
         self.input_id = input_id
         self.what = what
@@ -270,8 +272,9 @@ class DeliveryJournal:
         self.extra: dict[str, Any] = {}
         self.loaded = False
         self.had_entry = False
+        self.flush_seconds = flush_seconds
         self._dirty = False
-        self._last_flush = time.monotonic()
+        self._last_flush = float("-inf")
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -351,6 +354,11 @@ class DeliveryJournal:
         self.unknown[unit] = reason[:300]
         self._dirty = True
         self.flush()
+
+    def remember(self, key: str, value: Any) -> None:
+        """Keep a JSON value with the journal (e.g. what a deferred task needs when it resumes)."""
+        self.extra[key] = value
+        self._dirty = True
 
     def flush(self, *, force: bool = False, strict: bool = False) -> None:
         """Write the journal if it changed (at most every :attr:`flush_seconds` unless ``force``)."""

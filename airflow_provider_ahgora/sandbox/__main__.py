@@ -115,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, stop)
         env = sandbox.airflow_env(args.pontoweb_conn_id, args.voors_conn_id)
         print(f"Ahgora sandbox listening on {sandbox.base_url}", flush=False)
-        print(f"  PontoWeb: {sandbox.base_url}/   Voors: {sandbox.voors_url}   control: {sandbox.control_url}")
+        print(
+            f"  PontoWeb: {sandbox.base_url}/   Voors: {sandbox.voors_url}   control: {sandbox.control_url}"
+        )
         print(f"  company {args.company}, {args.employees} employees, seed {args.seed}")
         print("Point Airflow at it:")
         for name, value in env.items():

@@ -22,7 +22,6 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_ahgora.hooks.pontoweb import MAX_PUSH_BYTES, PontoWebHook
-from airflow_provider_ahgora.operators import push as push_mod
 from airflow_provider_ahgora.operators.push import PUSH_STATE_KEY, PontoWebPushBatchOperator
 from tests.integration.conftest import run_dag, task_outcome
 
@@ -267,7 +266,7 @@ def test_a_retry_after_a_dead_try_sends_only_the_rest(sandbox, tmp_path, monkeyp
         with pytest.raises(_Died):
             run(make_op(tmp_path, records=records), store)
     assert [len(b) for b in pushed(sandbox)] == [1000, 1000]
-    assert sorted(store[PUSH_STATE_KEY]["batches"]) == ["1", "2"]
+    assert store[PUSH_STATE_KEY]["confirmed"] == [[1, 2]]
 
     ti = run(make_op(tmp_path, records=records), store, try_number=2)
     assert flat(pushed(sandbox)) == records, "every batch exactly once over both tries"
@@ -377,7 +376,9 @@ def test_monitor_warning_without_errors(sandbox, tmp_path, fail_on, fails):
 def test_monitor_lost_after_15_minutes(sandbox, tmp_path, monkeypatch):
     """The monitor forgets a push 15 minutes after it finished: a wait that slept past that (here:
     the sandbox clock jumps 20 minutes during the first sleep) cannot learn the outcome."""
-    monkeypatch.setattr(push_mod, "_sleep", lambda seconds: sandbox.advance(20 * 60))
+    from airflow_provider_ahgora import polling
+
+    monkeypatch.setattr(polling, "_sleep", lambda seconds: sandbox.advance(20 * 60))
     records = cost_centers(100)  # 2 s of work at 50 records/s: still running at the first poll
     ti = TI()
     with pytest.raises(AirflowFailException, match="unknown outcome"):

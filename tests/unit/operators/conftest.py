@@ -1,5 +1,6 @@
 """Fakes shared by the operator tests: a task instance, the two retry-state stores, a clock that never
-waits, the log text, an in-memory filesystem.
+waits, the log text, an in-memory filesystem, hooks that never really back off, and a stateful fake of
+PontoWeb's push routes and process monitor (through ``responses``).
 
 The clock replaces the polling policy's (:mod:`airflow_provider_ahgora.polling`): every blocking wait
 of every operator is paced there, so this is the one place a test fakes time.
@@ -9,12 +10,22 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import pytest
+import requests
+import responses
 
 from airflow_provider_ahgora import polling
-from tests.conftest import SleepRecorder
+from airflow_provider_ahgora.registry import MAX_PUSH_BYTES
+from airflow_provider_ahgora.sandbox.pytest_plugin import sandbox, sandbox_options  # noqa: F401 - fixtures
+from tests.conftest import PONTOWEB_BASE, SleepRecorder
+
+PUSH_URL = re.compile(rf"^{re.escape(PONTOWEB_BASE)}/(?P<resource>[A-Za-z_/]+)$")
+MONITOR_URL = re.compile(rf"^{re.escape(PONTOWEB_BASE)}/process(\?.*)?$")
+UNIQUE = "9b43f28c"
+MIB = MAX_PUSH_BYTES
 
 RUN_ID = "scheduled__2026-02-01T00:00:00+00:00"
 
@@ -150,3 +161,128 @@ def memfs() -> Any:
     fs.pseudo_dirs.append("")
     yield fs
     fs.store.clear()
+
+
+@pytest.fixture
+def hooks(monkeypatch: pytest.MonkeyPatch, pontoweb_conn: Any) -> list[Any]:
+    """Every PontoWeb hook the operators make: 2 retries, no real backoff sleeps. Returns them."""
+    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+    from airflow_provider_ahgora.operators.push import PontoWebPushBatchOperator
+    from airflow_provider_ahgora.operators.reckon import (
+        PontoWebReckonOperator,
+        PontoWebReckonResultsOperator,
+        PontoWebReconsumeOperator,
+    )
+
+    made: list[PontoWebHook] = []
+
+    def get_hook(self: Any) -> PontoWebHook:
+        hook = PontoWebHook(self.pontoweb_conn_id, retry_limit=2, retry_delay=0.01, retry_max_delay=0.01)
+        hook.sleep = SleepRecorder()
+        made.append(hook)
+        return hook
+
+    for operator in (
+        PontoWebReckonOperator,
+        PontoWebReconsumeOperator,
+        PontoWebReckonResultsOperator,
+        PontoWebPushBatchOperator,
+    ):
+        monkeypatch.setattr(operator, "get_hook", get_hook)
+    return made
+
+
+# --------------------------------------------------------------------------------------------------
+# PontoWeb's push routes and process monitor
+# --------------------------------------------------------------------------------------------------
+
+
+class FakePontoWeb:
+    """Push routes and the process monitor. Pushes are numbered by call (1-based, every attempt) and
+    accepted pushes by acceptance (1-based): ``monitor_script[n]`` scripts the monitor of accepted
+    push ``n`` (a list of answers, the last one repeated; an answer is a body dict or a
+    ``(status, body)`` pair)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.bodies: list[bytes] = []  # every push request body, in order
+        self.accepted: list[dict[str, Any]] = []  # {"records", "subunique", "unique", "resource"}
+        #: push call number -> (when, what): when "before"/"after"; what an HTTP status or "reset"
+        self.faults: dict[int, tuple[str, Any]] = {}
+        self.monitor_script: dict[int, list[Any]] = {}
+        self.monitor_calls: list[dict[str, str]] = []
+        self.give_subunique = True
+
+    def install(self, rsps: Any) -> None:
+        rsps.add_callback(responses.GET, MONITOR_URL, callback=self._monitor)
+        rsps.add_callback(responses.POST, PUSH_URL, callback=self._push)
+
+    # -- routes ---------------------------------------------------------------------------------
+
+    def _fault(self, what: Any) -> tuple[int, dict, str]:
+        if what == "reset":
+            raise requests.exceptions.ConnectionError("Connection reset by peer")
+        return int(what), {}, json.dumps({"error": {"message": f"fault {what}", "code": int(what)}})
+
+    def _push(self, request: Any) -> tuple[int, dict, str]:
+        self.calls += 1
+        body = request.body if isinstance(request.body, bytes) else request.body.encode("utf-8")
+        self.bodies.append(body)
+        fault = self.faults.get(self.calls)
+        if fault is not None and fault[0] == "before":
+            return self._fault(fault[1])
+        resource = PUSH_URL.match(request.url)["resource"]  # type: ignore[index]
+        sub = str(64000000 + len(self.accepted) + 1)
+        self.accepted.append(
+            {"resource": resource, "records": json.loads(body), "subunique": sub, "unique": UNIQUE}
+        )
+        if fault is not None:
+            return self._fault(fault[1])
+        answer = {"company": "a000101", "unique": UNIQUE, "message": "Integration on progress"}
+        if self.give_subunique:
+            answer["subunique"] = sub
+        return 200, {}, json.dumps(answer)
+
+    def _monitor(self, request: Any) -> tuple[int, dict, str]:
+        params = dict(request.params)
+        self.monitor_calls.append(params)
+        if params.get("subunique"):
+            numbers = [i for i, p in enumerate(self.accepted, 1) if p["subunique"] == params["subunique"]]
+        else:
+            numbers = [i for i, p in enumerate(self.accepted, 1) if p["unique"] == params.get("unique")]
+        if not numbers:
+            return 400, {}, json.dumps({"error": {"message": "Process not found", "code": 400}})
+        script = self.monitor_script.get(numbers[0])
+        if script:
+            answer = script.pop(0) if len(script) > 1 else script[0]
+            status, body = answer if isinstance(answer, tuple) else (200, answer)
+            return status, {}, json.dumps(body)
+        total = sum(len(self.accepted[n - 1]["records"]) for n in numbers)
+        return 200, {}, json.dumps(monitor_body("done", total, total))
+
+    # -- inspection -----------------------------------------------------------------------------
+
+    def sent_records(self) -> list[Any]:
+        return [r for p in self.accepted for r in p["records"]]
+
+    def batch_records(self) -> list[list[Any]]:
+        return [p["records"] for p in self.accepted]
+
+
+def monitor_body(status: str, done: int, total: int, errors: list[dict[str, str]] | None = None) -> dict:
+    return {
+        "company": "a000101",
+        "unique": UNIQUE,
+        "subunique": "x",
+        "status": status,
+        "progress": {"done": str(done), "total": str(total)},
+        "data": {"errors": errors or []},
+    }
+
+
+@pytest.fixture
+def fake() -> Any:
+    fake = FakePontoWeb()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        fake.install(rsps)
+        yield fake

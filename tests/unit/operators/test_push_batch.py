@@ -11,211 +11,27 @@ uses on both Airflow lines whenever the context has one).
 from __future__ import annotations
 
 import json
-import logging
-import re
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import pytest
-import requests
 import responses
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
-from airflow_provider_ahgora.hooks.pontoweb import MAX_PUSH_BYTES, PontoWebHook
+from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
 from airflow_provider_ahgora.operators import push as push_mod
 from airflow_provider_ahgora.operators.push import PUSH_STATE_KEY, PontoWebPushBatchOperator
-from tests.conftest import PONTOWEB_BASE, PONTOWEB_PASSWORD, SleepRecorder
+from tests.conftest import PONTOWEB_PASSWORD
+from tests.unit.operators import conftest as shared
+from tests.unit.operators.conftest import MIB, UNIQUE, FakeStateStore, monitor_body
 
 pytestmark = pytest.mark.filterwarnings("ignore:in a future version of UPath:PendingDeprecationWarning")
 
-PUSH_URL = re.compile(rf"^{re.escape(PONTOWEB_BASE)}/(?P<resource>[A-Za-z_/]+)$")
-MONITOR_URL = re.compile(rf"^{re.escape(PONTOWEB_BASE)}/process(\?.*)?$")
-UNIQUE = "9b43f28c"
-MIB = MAX_PUSH_BYTES
-
 
 # --------------------------------------------------------------------------------------------------
-# Fakes
+# Fakes: FakePontoWeb, the task instance, the stores, the clock, the hooks are in this folder's conftest
 # --------------------------------------------------------------------------------------------------
-
-
-class FakePontoWeb:
-    """Push routes and the process monitor. Pushes are numbered by call (1-based, every attempt) and
-    accepted pushes by acceptance (1-based): ``monitor_script[n]`` scripts the monitor of accepted
-    push ``n`` (a list of answers, the last one repeated; an answer is a body dict or a
-    ``(status, body)`` pair)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.bodies: list[bytes] = []  # every push request body, in order
-        self.accepted: list[dict[str, Any]] = []  # {"records", "subunique", "unique", "resource"}
-        #: push call number -> (when, what): when "before"/"after"; what an HTTP status or "reset"
-        self.faults: dict[int, tuple[str, Any]] = {}
-        self.monitor_script: dict[int, list[Any]] = {}
-        self.monitor_calls: list[dict[str, str]] = []
-        self.give_subunique = True
-
-    def install(self, rsps: Any) -> None:
-        rsps.add_callback(responses.GET, MONITOR_URL, callback=self._monitor)
-        rsps.add_callback(responses.POST, PUSH_URL, callback=self._push)
-
-    # -- routes ---------------------------------------------------------------------------------
-
-    def _fault(self, what: Any) -> tuple[int, dict, str]:
-        if what == "reset":
-            raise requests.exceptions.ConnectionError("Connection reset by peer")
-        return int(what), {}, json.dumps({"error": {"message": f"fault {what}", "code": int(what)}})
-
-    def _push(self, request: Any) -> tuple[int, dict, str]:
-        self.calls += 1
-        body = request.body if isinstance(request.body, bytes) else request.body.encode("utf-8")
-        self.bodies.append(body)
-        fault = self.faults.get(self.calls)
-        if fault is not None and fault[0] == "before":
-            return self._fault(fault[1])
-        resource = PUSH_URL.match(request.url)["resource"]  # type: ignore[index]
-        sub = str(64000000 + len(self.accepted) + 1)
-        self.accepted.append(
-            {"resource": resource, "records": json.loads(body), "subunique": sub, "unique": UNIQUE}
-        )
-        if fault is not None:
-            return self._fault(fault[1])
-        answer = {"company": "a000101", "unique": UNIQUE, "message": "Integration on progress"}
-        if self.give_subunique:
-            answer["subunique"] = sub
-        return 200, {}, json.dumps(answer)
-
-    def _monitor(self, request: Any) -> tuple[int, dict, str]:
-        params = dict(request.params)
-        self.monitor_calls.append(params)
-        if params.get("subunique"):
-            numbers = [i for i, p in enumerate(self.accepted, 1) if p["subunique"] == params["subunique"]]
-        else:
-            numbers = [i for i, p in enumerate(self.accepted, 1) if p["unique"] == params.get("unique")]
-        if not numbers:
-            return 400, {}, json.dumps({"error": {"message": "Process not found", "code": 400}})
-        script = self.monitor_script.get(numbers[0])
-        if script:
-            answer = script.pop(0) if len(script) > 1 else script[0]
-            status, body = answer if isinstance(answer, tuple) else (200, answer)
-            return status, {}, json.dumps(body)
-        total = sum(len(self.accepted[n - 1]["records"]) for n in numbers)
-        return 200, {}, json.dumps(monitor_body("done", total, total))
-
-    # -- inspection -----------------------------------------------------------------------------
-
-    def sent_records(self) -> list[Any]:
-        return [r for p in self.accepted for r in p["records"]]
-
-    def batch_records(self) -> list[list[Any]]:
-        return [p["records"] for p in self.accepted]
-
-
-def monitor_body(status: str, done: int, total: int, errors: list[dict[str, str]] | None = None) -> dict:
-    return {
-        "company": "a000101",
-        "unique": UNIQUE,
-        "subunique": "x",
-        "status": status,
-        "progress": {"done": str(done), "total": str(total)},
-        "data": {"errors": errors or []},
-    }
-
-
-class FakeTI:
-    def __init__(self, try_number: int = 1) -> None:
-        self.dag_id = "sync"
-        self.run_id = "manual__2026-11-01"
-        self.task_id = "push"
-        self.map_index = -1
-        self.try_number = try_number
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        self.xcoms[key] = json.loads(json.dumps(value))  # what an XCom backend would keep
-
-
-class FakeStateStore:
-    """Stands in for Airflow 3.3's ``context["task_state_store"]`` (JSON round trip, like the real one)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-        self.sets = 0
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.sets += 1
-        self.data[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-
-
-@pytest.fixture
-def fake():
-    fake = FakePontoWeb()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake.install(rsps)
-        yield fake
-
-
-@pytest.fixture
-def hooks(monkeypatch, pontoweb_conn):
-    """Every hook the operator makes: no real backoff sleeps, 2 retries."""
-    made: list[PontoWebHook] = []
-
-    def get_hook(self):
-        hook = PontoWebHook(self.pontoweb_conn_id, retry_limit=2, retry_delay=0.01, retry_max_delay=0.01)
-        hook.sleep = SleepRecorder()
-        made.append(hook)
-        return hook
-
-    monkeypatch.setattr(PontoWebPushBatchOperator, "get_hook", get_hook)
-    return made
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """A fake monotonic clock for the synchronous wait: it moves only when the operator sleeps."""
-    state = {"now": 1000.0}
-    sleeps = SleepRecorder()
-
-    def fake_sleep(seconds: float) -> None:
-        sleeps(seconds)
-        state["now"] += seconds
-
-    monkeypatch.setattr(push_mod, "_sleep", fake_sleep)
-    monkeypatch.setattr(push_mod, "_clock", lambda: state["now"])
-    return sleeps
-
-
-@pytest.fixture
-def logs(caplog, capsys):
-    """Everything logged so far: Airflow 2 logs through ``logging``, Airflow 3 operators through
-    structlog to the standard streams."""
-    caplog.set_level(logging.DEBUG)
-
-    def text() -> str:
-        out, err = capsys.readouterr()
-        text.seen += out + err  # type: ignore[attr-defined]
-        return caplog.text + text.seen  # type: ignore[attr-defined]
-
-    text.seen = ""  # type: ignore[attr-defined]
-    return text
-
-
-@pytest.fixture
-def memfs():
-    fs = fsspec.filesystem("memory")
-    fs.store.clear()
-    fs.pseudo_dirs.clear()
-    fs.pseudo_dirs.append("")
-    yield fs
-    fs.store.clear()
 
 
 def cost_centers(n: int, start: int = 0) -> list[dict[str, str]]:
@@ -248,12 +64,17 @@ def make_op(tmp_path: Path, **kwargs: Any) -> Any:  # Any: execute() takes these
     return PontoWebPushBatchOperator(**options)
 
 
+class FakeTI(shared.FakeTI):
+    def __init__(self, try_number: int = 1, **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", "push")
+        kwargs.setdefault("dag_id", "sync")
+        kwargs.setdefault("run_id", "manual__2026-11-01")
+        super().__init__(-1, try_number, **kwargs)
+
+
 def make_context(store: FakeStateStore | None = None, ti: FakeTI | None = None) -> Any:
-    return {
-        "ti": ti or FakeTI(),
-        "run_id": "manual__2026-11-01",
-        "task_state_store": store if store is not None else FakeStateStore(),
-    }
+    """A context with a task_state_store (which the operator uses on both Airflow lines when given)."""
+    return shared.make_context(store if store is not None else FakeStateStore(), ti or FakeTI())
 
 
 def read_report(path: str | Path) -> list[dict[str, Any]]:
@@ -703,7 +524,7 @@ class TestRetryState:
         store = FakeStateStore()
         self._first_try(tmp_path, store, records, 3, death)
         assert fake.batch_records() == [records[:1000], records[1000:2000]]
-        assert sorted(store.data[PUSH_STATE_KEY]["batches"]) == ["1", "2"]
+        assert store.data[PUSH_STATE_KEY]["confirmed"] == [[1, 2]]
         assert not list((tmp_path / "report").glob("*")), "a dead try commits no report"
 
         ti = FakeTI(try_number=2)
@@ -738,7 +559,7 @@ class TestRetryState:
     def test_state_written_after_each_accepted_batch(self, hooks, fake, clock, tmp_path):
         store = FakeStateStore()
         make_op(tmp_path, records=cost_centers(25), batch_size=10).execute(make_context(store))
-        assert store.sets == 3
+        assert [value["confirmed"] for _, value in store.sets] == [[[1, 1]], [[1, 2]], [[1, 3]]]
         assert PUSH_STATE_KEY not in store.data
 
     def test_variable_fallback_without_task_state_store(self, hooks, fake, clock, tmp_path, monkeypatch):
@@ -779,10 +600,63 @@ class TestRetryState:
                 make_op(tmp_path, records=records, batch_size=10).execute(context)
         [key] = kept
         assert key == "ahgora_reckon__sync__manual__2026-11-01__push__-1"
-        assert sorted(json.loads(kept[key])["batches"]) == ["1"]
+        assert json.loads(kept[key])["confirmed"] == [[1, 1]]
         make_op(tmp_path, records=records, batch_size=10).execute({**context, "ti": FakeTI(try_number=2)})
         assert fake.sent_records() == records
         assert kept == {}
+
+    def test_absences_killed_during_a_request_are_never_sent_again(self, hooks, fake, clock, tmp_path, logs):
+        """A second copy of an INS absence is a second absence: the batch is marked in flight before
+        its request, and a try killed during it leaves the mark. The retry reports the batch as "may
+        have been accepted", never sends it again, and fails without burning retries."""
+        records = absences(2500)
+        store = FakeStateStore()
+        self._first_try(tmp_path, store, records, 2, _Died, resource="absences")
+        journal = store.data[PUSH_STATE_KEY]
+        assert journal["confirmed"] == [[1, 1]]
+        assert journal["inflight"] == [[2, 2]]  # the mark, on disk before the request left
+        summary: dict[str, Any] = {}
+        ti = FakeTI(try_number=2)
+        with pytest.raises(AirflowFailException, match="unknown outcome"):
+            make_op(tmp_path, resource="absences", records=records).execute(make_context(store, ti))
+        summary = ti.xcoms["return_value"]
+        assert [b["status"] for b in summary["batches"]] == ["done", "unknown", "done"]
+        assert fake.batch_records() == [records[:1000], records[2000:]], "batch 2 never sent again"
+        assert summary["unconfirmed"] == 1000
+        report = read_report(summary["report_path"])
+        assert len(report) == 1000
+        assert all("may have been accepted" in e["reason"] for e in report)
+        assert "worker was killed" in report[0]["reason"]
+        # and the next retry still does not send it
+        with pytest.raises(AirflowFailException):
+            make_op(tmp_path, resource="absences", records=records).execute(
+                make_context(store, FakeTI(try_number=3))
+            )
+        assert len(fake.batch_records()) == 2
+
+    def test_cost_centers_killed_during_a_request_are_resent(self, hooks, fake, clock, tmp_path):
+        """An upsert sent twice is harmless: a batch cut by a killed worker is simply sent again."""
+        records = cost_centers(2500)
+        store = FakeStateStore()
+        self._first_try(tmp_path, store, records, 2, _Died)
+        assert store.data[PUSH_STATE_KEY]["inflight"] == []  # no mark needed
+        summary = make_op(tmp_path, records=records).execute(make_context(store, FakeTI(try_number=2)))
+        assert fake.sent_records() == records
+        assert summary["failed"] == summary["unconfirmed"] == 0
+
+    def test_absences_are_not_sent_when_the_journal_cannot_be_written(self, hooks, fake, clock, tmp_path):
+        class Unwritable(FakeStateStore):
+            def set(self, key: str, value: Any, **_: Any) -> None:
+                raise RuntimeError("the API server is down")
+
+        ti = FakeTI()
+        with pytest.raises(AirflowException, match="journal could not be written") as info:
+            make_op(tmp_path, resource="absences", records=absences(10)).execute(
+                make_context(Unwritable(), ti)
+            )
+        assert not isinstance(info.value, AirflowFailException)  # a retry may succeed
+        assert fake.calls == 0
+        assert ti.xcoms["return_value"]["batches"][0]["status"] == "not sent"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -978,6 +852,37 @@ class TestMonitor:
         assert [b["status"] for b in summary["batches"]] == ["done"] * 10
         assert len(hooks) <= 1 + 4  # one for the pushes, at most one per worker
 
+    @pytest.mark.parametrize("status", ["ERROR", "Error", " error "])
+    def test_an_upper_case_error_fails_the_batch(self, hooks, fake, clock, tmp_path, status):
+        """A monitor answering ``ERROR`` made a push report 0 failures and succeed."""
+        fake.monitor_script[1] = [monitor_body(status, 3, 3)]
+        ti = FakeTI()
+        with pytest.raises(AirflowFailException, match="3 record"):
+            make_op(tmp_path).execute(make_context(ti=ti))
+        summary = ti.xcoms["return_value"]
+        assert summary["batches"][0]["status"] == "error"
+        assert summary["failed"] == 3
+
+    def test_an_unknown_monitor_status_is_an_unknown_outcome_never_success(
+        self, hooks, fake, clock, tmp_path
+    ):
+        fake.monitor_script[1] = [monitor_body("partial", 3, 3)]
+        ti = FakeTI()
+        with pytest.raises(AirflowFailException, match="unknown outcome"):
+            make_op(tmp_path).execute(make_context(ti=ti))
+        summary = ti.xcoms["return_value"]
+        assert summary["batches"][0]["status"] == "unrecognized"
+        assert summary["unconfirmed"] == 3
+        assert all("'partial'" in e["reason"] for e in read_report(summary["report_path"]))
+
+    def test_data_as_phps_empty_object_is_done(self, hooks, fake, clock, tmp_path):
+        body = monitor_body("done", 3, 3)
+        body["data"] = []
+        fake.monitor_script[1] = [body]
+        summary = make_op(tmp_path, timeout=60).execute(make_context())
+        assert summary["batches"][0]["status"] == "done"
+        assert clock.calls == []  # finished at the first poll: not waited out
+
 
 # --------------------------------------------------------------------------------------------------
 # Deferrable
@@ -1118,7 +1023,7 @@ class TestDeferrable:
         store = FakeStateStore()
         with pytest.raises(TaskDeferred) as info:
             make_op(tmp_path, records=records, deferrable=True).execute(make_context(store))
-        assert store.data[PUSH_STATE_KEY]["deferred"] == json.loads(json.dumps(info.value.kwargs))
+        assert store.data[PUSH_STATE_KEY]["extra"]["deferred"] == json.loads(json.dumps(info.value.kwargs))
         event = {
             "status": "success",
             "processes": [

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures of test_push_batch are imported by name
 # ruff: noqa: E501, PT017, SIM115 - kept as the reviewer wrote the reproducers
 """Regression tests for bugs found in review of PontoWebPushBatchOperator: repeated identifiers in
 the monitor's errors, the summary pushed when the wait stops early, tickets without ids, counts."""
@@ -10,19 +9,8 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_ahgora.operators.push import PontoWebPushBatchOperator
-from airflow_provider_ahgora.sandbox.pytest_plugin import sandbox, sandbox_options  # noqa: F401
-from tests.unit.operators.test_push_batch import (  # noqa: F401 - fixtures
-    FakeTI,
-    clock,
-    cost_centers,
-    fake,
-    hooks,
-    logs,
-    make_context,
-    make_op,
-    monitor_body,
-    read_report,
-)
+from tests.unit.operators.conftest import monitor_body
+from tests.unit.operators.test_push_batch import FakeTI, cost_centers, make_context, make_op, read_report
 
 
 # --- from the review: test_r1_repeated_identifiers ---
@@ -121,7 +109,7 @@ def test_deferred_event_failed_still_pushes_the_summary(hooks, fake, clock, tmp_
 # --- from the review: test_r4_ticket_without_ids ---
 @pytest.fixture
 def no_ids(monkeypatch):
-    from tests.unit.operators.test_push_batch import FakePontoWeb
+    from tests.unit.operators.conftest import FakePontoWeb
 
     orig = FakePontoWeb._push
 

@@ -22,7 +22,6 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraExpiredError,
     AhgoraValidationError,
 )
-from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
 from airflow_provider_ahgora.operators import _state
 from airflow_provider_ahgora.operators import reckon as reckon_mod
 from airflow_provider_ahgora.operators.reckon import (
@@ -31,7 +30,7 @@ from airflow_provider_ahgora.operators.reckon import (
     PontoWebReconsumeOperator,
     fail_fast_retry_policy,
 )
-from tests.conftest import PONTOWEB_BASE, SleepRecorder
+from tests.conftest import PONTOWEB_BASE
 from tests.unit.operators import conftest as shared
 from tests.unit.operators.conftest import FakeStateStore, FakeVariable
 
@@ -47,22 +46,6 @@ DAILY_LIMIT = "The daily limit of 3 has been exceeded for the following features
 # --------------------------------------------------------------------------------------------------
 # Fakes
 # --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def hooks(monkeypatch, pontoweb_conn):
-    """Every hook the operators make: no real backoff sleeps, fewer retries."""
-    made: list[PontoWebHook] = []
-
-    def get_hook(self):
-        hook = PontoWebHook(self.pontoweb_conn_id, retry_limit=2, retry_delay=0.01, retry_max_delay=0.01)
-        hook.sleep = SleepRecorder()
-        made.append(hook)
-        return hook
-
-    monkeypatch.setattr(PontoWebReckonOperator, "get_hook", get_hook)
-    monkeypatch.setattr(PontoWebReconsumeOperator, "get_hook", get_hook)
-    return made
 
 
 class FakeTI(shared.FakeTI):

@@ -275,6 +275,7 @@ def test_voors_echo_in_every_form_never_leaks(monkeypatch, caplog, echo):
 
 
 def test_connection_error_text_is_masked_in_every_form(monkeypatch, caplog):
+    import json
     from urllib.parse import quote_plus
 
     from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
@@ -290,8 +291,9 @@ def test_connection_error_text_is_masked_in_every_form(monkeypatch, caplog):
     )
     hook = PontoWebHook(retry_limit=1)
     hook.sleep = SleepRecorder()
+    escaped = json.dumps(SPECIAL_PASSWORD)[1:-1]
     error = requests.exceptions.ConnectionError(
-        "x" * 290 + f"reset while sending {quote_plus(SPECIAL_PASSWORD)}"
+        f"reset while sending {quote_plus(SPECIAL_PASSWORD)} ({escaped}) " + "x" * 280 + SPECIAL_PASSWORD
     )
     with responses.RequestsMock() as rsps:
         rsps.get(ANY_URL, body=error)

@@ -69,15 +69,13 @@ def example_dags(examples_folder) -> dict[str, Any]:
 
 
 def _dagbag(folder: Path) -> Any:
-    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
-
-    if AIRFLOW_V_3_0_PLUS:
+    try:  # Airflow 3.2+ (airflow.models.dagbag keeps only the DB-backed bag there)
         from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2.11 and 3.1
+        from airflow.models.dagbag import DagBag as OldDagBag  # type: ignore[attr-defined,unused-ignore]
 
-        return DagBag(dag_folder=str(folder))
-    from airflow.models.dagbag import DagBag as DagBag2  # type: ignore[attr-defined,unused-ignore]
-
-    return DagBag2(dag_folder=str(folder), include_examples=False)
+        return OldDagBag(dag_folder=str(folder), include_examples=False)
+    return DagBag(dag_folder=str(folder))
 
 
 def run(dag: Any, when: datetime.datetime, **conf: Any) -> str:

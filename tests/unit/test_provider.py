@@ -1,10 +1,16 @@
 """The provider as Airflow sees it: metadata, entry point, providers manager, CLI and connection form.
 
-Runs on both supported Airflow lines. Airflow 3 renders the connection form from the declarative
-``conn-fields`` / ``ui-field-behaviour`` in ``get_provider_info()`` (served by the API server's
-``GET /ui/connections/hook_meta``); Airflow 2.11 renders it from the hooks' classmethods
-``get_connection_form_widgets()`` / ``get_ui_field_behaviour()`` (Flask/WTForms webserver).
-Parts that only exist on one line are skipped on the other.
+Runs on every supported Airflow line (2.11, 3.1, 3.2, 3.3). Where the connection form comes from:
+
+* Airflow 3.2+ reads the declarative ``conn-fields`` / ``ui-field-behaviour`` of
+  ``get_provider_info()`` (and warns about hooks that only define the classmethods);
+* Airflow 2.11 and 3.1 call the hooks' classmethods ``get_connection_form_widgets()`` /
+  ``get_ui_field_behaviour()``, which build WTForms fields. 2.11's Flask webserver renders them;
+  3.1's providers manager skips them (for every provider) when ``flask_appbuilder`` is missing, and
+  its API server (``GET /ui/connections/hook_meta``, what the UI's form asks) calls them with FAB
+  mocked out, which loses the enum and the minimum of our fields.
+
+Parts that only exist on some lines are marked for those lines (``tests/conftest.py``).
 
 Subprocesses (Airflow CLI, API server) get their own throw-away ``AIRFLOW_HOME`` and sqlite DB;
 in-process tests use a fresh ``ProvidersManager`` so that other tests' state cannot leak in.
@@ -38,6 +44,7 @@ from airflow_provider_ahgora import (
     __version__,
     get_provider_info,
 )
+from tests.conftest import AIRFLOW_LINE, has_module, since_airflow
 
 PACKAGE = "airflow-provider-ahgora"
 HOOKS = {
@@ -52,10 +59,22 @@ UI_BEHAVIOUR = {"pontoweb": PONTOWEB_UI_FIELD_BEHAVIOUR, "voors": VOORS_UI_FIELD
 EXTRA_KEYS = {f"extra__{ct}__{name}" for ct, fields in CONN_FIELDS.items() for name in fields}
 
 only_airflow_3 = pytest.mark.skipif(
-    not AIRFLOW_V_3_0_PLUS, reason="Airflow 3 only: the form is rendered from provider metadata"
+    not AIRFLOW_V_3_0_PLUS,
+    reason="Airflow 3 only: the API server serves the form (GET /ui/connections/hook_meta)",
 )
 only_airflow_2 = pytest.mark.skipif(
     AIRFLOW_V_3_0_PLUS, reason="Airflow 2.11 only: the Flask webserver renders the hooks' WTForms widgets"
+)
+#: Airflow 3.2+ builds the form from provider metadata; older lines from the hooks' WTForms widgets.
+FORM_FROM_METADATA = AIRFLOW_LINE >= (3, 2)
+#: Whether the providers manager of this line can build the form at all: from metadata (3.2+), or
+#: from the hooks' widgets when WTForms and flask_appbuilder are installed (2.11 always; 3.1 with FAB).
+MANAGER_BUILDS_FORM = FORM_FROM_METADATA or (has_module("wtforms") and has_module("flask_appbuilder"))
+needs_form_in_manager = pytest.mark.skipif(
+    not MANAGER_BUILDS_FORM,
+    reason="Airflow 3.1 without flask_appbuilder (the FAB provider) registers no provider's form widgets "
+    "or field behaviours in its providers manager; its API server still serves our form "
+    "(test_api_hook_meta_*)",
 )
 
 
@@ -188,7 +207,12 @@ from airflow.api_fastapi.app import create_app
 
 app = create_app(apps="core")
 with TestClient(app) as client:
-    resp = client.get("/ui/connections/hook_meta")
+    # 3.3 lets every request in with simple_auth_manager_all_admins; 3.1 and 3.2 want the token that
+    # the same setting hands out at GET /auth/token (3.3 serves it too)
+    token = client.get("/auth/token")
+    assert token.status_code in (200, 201), (token.status_code, token.text)
+    headers = {"Authorization": "Bearer " + token.json()["access_token"]}
+    resp = client.get("/ui/connections/hook_meta", headers=headers)
 with open(sys.argv[1], "w") as out:
     json.dump({"status": resp.status_code, "body": resp.json()}, out)
 """
@@ -201,7 +225,8 @@ def hook_meta(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     ``GET /ui/connections/hook_meta`` (``airflow.api_fastapi.core_api.routes.ui.connections``) on the
     app built by ``airflow.api_fastapi.app.create_app``, in a subprocess with its own AIRFLOW_HOME and
     a sqlite DB migrated by ``airflow db migrate`` (token validation looks up revoked tokens in it).
-    Authentication goes through the SimpleAuthManager with ``simple_auth_manager_all_admins``.
+    Authentication goes through the SimpleAuthManager with ``simple_auth_manager_all_admins``, with
+    the token it hands out at ``GET /auth/token``.
     """
     home = tmp_path_factory.mktemp("airflow_home_api")
     env = _subprocess_env(
@@ -372,12 +397,12 @@ def test_providers_manager_registers_provider(providers_manager: Any):
 
 
 def _hooks_mapping(providers_manager: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    if AIRFLOW_V_3_0_PLUS:
-        # ProvidersManager.hooks is deprecated on Airflow 3 in favour of the task-sdk runtime manager
+    try:
+        # Airflow 3.2+: ProvidersManager.hooks is deprecated in favour of the task-sdk runtime manager
         from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
-
-        return _fresh_singleton(monkeypatch, ProvidersManagerTaskRuntime).hooks
-    return providers_manager.hooks
+    except ImportError:  # Airflow 2.11 and 3.1: the providers manager itself
+        return providers_manager.hooks
+    return _fresh_singleton(monkeypatch, ProvidersManagerTaskRuntime).hooks
 
 
 @pytest.mark.parametrize("conn_type", ["pontoweb", "voors"])
@@ -392,11 +417,13 @@ def test_providers_manager_hooks(providers_manager: Any, monkeypatch: pytest.Mon
     assert hook_info.connection_testable is True  # the UI enables the Test button
 
 
+@needs_form_in_manager
 @pytest.mark.parametrize("conn_type", ["pontoweb", "voors"])
 def test_providers_manager_field_behaviours(providers_manager: Any, conn_type: str):
     assert providers_manager.field_behaviours[conn_type] == _python_behaviour(conn_type)
 
 
+@needs_form_in_manager
 def test_providers_manager_connection_form_widgets_keys(providers_manager: Any):
     widgets = providers_manager.connection_form_widgets
     ours = {k for k, w in widgets.items() if w.package_name == PACKAGE}
@@ -440,6 +467,7 @@ def _expected_summary(field_def: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@needs_form_in_manager
 def test_providers_manager_connection_form_widgets_content(providers_manager: Any):
     widgets = providers_manager.connection_form_widgets
     for conn_type, fields in CONN_FIELDS.items():
@@ -448,9 +476,9 @@ def test_providers_manager_connection_form_widgets_content(providers_manager: An
             assert got == _expected_summary(field_def), (conn_type, name)
 
 
-@only_airflow_3
+@since_airflow((3, 3), "ProvidersManager._connection_form_widgets_from_metadata came in 3.3")
 def test_airflow3_widgets_come_from_provider_metadata(providers_manager: Any):
-    """On Airflow 3 the form comes from conn-fields without importing the hook classes."""
+    """On Airflow 3.3+ the form comes from conn-fields without importing the hook classes."""
     widgets = providers_manager._connection_form_widgets_from_metadata
     for key in EXTRA_KEYS:
         conn_type = key.split("__")[1]
@@ -472,12 +500,17 @@ def _our_deprecation_warnings(caught: list[warnings.WarningMessage]) -> list[str
     ]
 
 
+@pytest.mark.skipif(
+    AIRFLOW_LINE == (3, 1) and not MANAGER_BUILDS_FORM,
+    reason="Airflow 3.1 deprecates nothing here, and without flask_appbuilder it refuses the stubbed "
+    "WTForms fields (it checks their classes)",
+)
 @pytest.mark.usefixtures("wtforms_importable")
 def test_no_deprecation_warning_for_our_hooks(providers_manager: Any):
     """Registering our hooks warns about nothing.
 
-    On Airflow 3 this is the point of declaring conn-fields / ui-field-behaviour: it keeps the
-    manager off the deprecated get_connection_form_widgets / get_ui_field_behaviour path (3.2+).
+    On Airflow 3.2+ this is the point of declaring conn-fields / ui-field-behaviour: it keeps the
+    manager off the deprecated get_connection_form_widgets / get_ui_field_behaviour path.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -491,7 +524,7 @@ def test_no_deprecation_warning_for_our_hooks(providers_manager: Any):
     assert _our_deprecation_warnings(caught) == []
 
 
-@only_airflow_3
+@since_airflow((3, 2), "3.2 deprecated the hook-defined form in favour of conn-fields")
 @pytest.mark.usefixtures("wtforms_importable")
 def test_airflow3_deprecation_check_is_not_vacuous(providers_manager: Any):
     """Control: without the declared metadata the same path does warn about our hook."""
@@ -522,6 +555,7 @@ def test_cli_providers_hooks(cli_output: dict[str, list[dict[str, Any]]]):
         assert row["conn_id_attribute_name"] == CONN_ID_ATTRS[conn_type]
 
 
+@needs_form_in_manager
 def test_cli_providers_widgets(cli_output: dict[str, list[dict[str, Any]]]):
     rows = {row["connection_parameter_name"]: row for row in cli_output["widgets"]}
     ours = {k for k, row in rows.items() if row["package_name"] == PACKAGE}
@@ -529,7 +563,7 @@ def test_cli_providers_widgets(cli_output: dict[str, list[dict[str, Any]]]):
     for key in EXTRA_KEYS:
         conn_type, name = key.split("__")[1:]
         expected_type = next(t for t in CONN_FIELDS[conn_type][name]["schema"]["type"] if t != "null")
-        if AIRFLOW_V_3_0_PLUS:  # from conn-fields: JSON-schema types and the full hook path
+        if FORM_FROM_METADATA:  # from conn-fields: JSON-schema types and the full hook path
             assert rows[key]["class"] == HOOKS[conn_type]
             assert rows[key]["field_type"] == [expected_type, "null"]
         else:  # from the hook's WTForms widgets
@@ -558,6 +592,16 @@ def test_api_hook_meta_lists_our_types(hook_meta: list[dict[str, Any]], conn_typ
     assert entry["hook_name"] == HOOK_NAMES[conn_type]
 
 
+def _served_schema(field_def: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema of one extra field as the line's API server serves it to the UI's form."""
+    if FORM_FROM_METADATA:  # 3.2+: conn-fields as declared, the label as title
+        return {**field_def["schema"], "title": field_def["label"]}
+    # 3.1: built from our WTForms widgets with FAB mocked out, which keeps the field's type and label
+    # only: the enum (AnyOf) and the minimum (NumberRange) are not carried; the hook checks both
+    base_type = next(t for t in field_def["schema"]["type"] if t != "null")
+    return {"title": field_def["label"], "type": [base_type, "null"]}
+
+
 @only_airflow_3
 @pytest.mark.parametrize("conn_type", ["pontoweb", "voors"])
 def test_api_hook_meta_extra_fields(hook_meta: list[dict[str, Any]], conn_type: str):
@@ -568,7 +612,7 @@ def test_api_hook_meta_extra_fields(hook_meta: list[dict[str, Any]], conn_type: 
         got = extra[name]
         assert got["value"] == field_def["schema"].get("default")
         assert got["description"] == field_def["description"]
-        assert got["schema"] == {**field_def["schema"], "title": field_def["label"]}
+        assert got["schema"] == _served_schema(field_def)
 
 
 @only_airflow_3
@@ -576,7 +620,8 @@ def test_api_hook_meta_pontoweb_values(hook_meta: list[dict[str, Any]]):
     extra = _meta_by_type(hook_meta)["pontoweb"]["extra_fields"]
     assert set(extra) == {"accept_version", "timeout", "company"}
     assert extra["accept_version"]["value"] == "v2"
-    assert extra["accept_version"]["schema"]["enum"] == ["v1", "v2"]
+    if FORM_FROM_METADATA:  # 3.1 serves a free text field (see _served_schema)
+        assert extra["accept_version"]["schema"]["enum"] == ["v1", "v2"]
     assert extra["timeout"]["value"] == 60
     assert extra["timeout"]["schema"]["type"] == ["integer", "null"]
     assert extra["company"]["value"] is None

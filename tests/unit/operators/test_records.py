@@ -6,15 +6,23 @@ by shrinking the chunk to a few characters and comparing with ``json.loads`` of 
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import csv
 import io
 import json
+import logging
 import os
 import random
+import tracemalloc
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import fsspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.operators import _records
@@ -179,8 +187,12 @@ class TestCsv:
         ]
 
     def test_fewer_cells_than_the_header(self, tmp_path):
-        path = write(tmp_path / "r.csv", "a,b,c\n1\n")
-        assert list(iter_records(path)) == [{"a": "1"}]
+        """Refused: DictReader filled the missing cells with None and the values silently vanished."""
+        path = write(tmp_path / "r.csv", "a,b,c\n1,2,3\n1\n")
+        got: list[Any] = []
+        with pytest.raises(AhgoraConfigError, match="line 3 has fewer cells than the header: 1 against 3"):
+            got.extend(iter_records(path, what="push: records"))
+        assert got == [{"a": "1", "b": "2", "c": "3"}]
 
     def test_more_cells_than_the_header(self, tmp_path):
         path = write(tmp_path / "r.csv", "a,b\n1,2\n1,2,3\n")
@@ -198,6 +210,576 @@ class TestCsv:
 
     def test_header_only(self, tmp_path):
         assert list(iter_records(write(tmp_path / "r.csv", "a,b\n"))) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Files from HR systems: encodings
+# --------------------------------------------------------------------------------------------------
+
+#: Names as Brazilian HR exports carry them (all in Latin-1 and Windows-1252).
+NAMES = ["José da Conceição", "João Gonçalves", "Márcia Ângela", "Inês Úrsula", "ÇÃO ÕES ÀÉÍÓÚ"]
+
+
+def wbytes(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+def csv_text(names: list[str], delimiter: str = ";", newline: str = "\n") -> str:
+    lines = [f"matricula{delimiter}nome"] + [f"{i}{delimiter}{name}" for i, name in enumerate(names)]
+    return newline.join(lines) + newline
+
+
+def records_of(names: list[str]) -> list[dict[str, str]]:
+    return [{"matricula": str(i), "nome": name} for i, name in enumerate(names)]
+
+
+def error_of(source: Any, **options: Any) -> tuple[list[Any], str]:
+    """The records yielded before the AhgoraConfigError, and its message."""
+    got: list[Any] = []
+    with pytest.raises(AhgoraConfigError) as info:
+        got.extend(iter_records(source, what="push: records", **options))
+    return got, str(info.value)
+
+
+class TestOptions:
+    def test_normalised(self):
+        assert _records.check_read_options() == ("auto", None)
+        assert _records.check_read_options(None, None) == ("auto", None)
+        assert _records.check_read_options(" AUTO ") == ("auto", None)
+        assert _records.check_read_options("Latin-1", ";") == ("iso8859-1", ";")
+        assert _records.check_read_options("windows-1252", "\t") == ("cp1252", "\t")
+        assert _records.check_read_options("utf-8-sig") == ("utf-8", None)
+
+    @pytest.mark.parametrize("encoding", ["nope", "base64", "rot13", "zlib", 8])
+    def test_unknown_encoding(self, encoding):
+        with pytest.raises(AhgoraConfigError, match="unknown text encoding") as info:
+            _records.check_read_options(encoding, what="push: records")
+        assert str(info.value).startswith("push: records: ")
+        assert "'cp1252'" in str(info.value)
+
+    @pytest.mark.parametrize("delimiter", ["", ";;", '"', "\n", "\r", 1])
+    def test_bad_delimiter(self, delimiter):
+        with pytest.raises(AhgoraConfigError, match="delimiter must be one character"):
+            _records.check_read_options("auto", delimiter)
+
+    @pytest.mark.parametrize("delimiter", ["\\t", "tab"])
+    def test_tab_spelled_out_gets_a_hint(self, delimiter):
+        with pytest.raises(AhgoraConfigError, match="For a tab, pass the tab character itself"):
+            _records.check_read_options("auto", delimiter)
+
+    def test_checked_even_for_a_list(self):
+        with pytest.raises(AhgoraConfigError, match="unknown text encoding"):
+            list(iter_records([{"a": 1}], encoding="utf-9"))
+        assert list(iter_records([{"a": 1}], encoding="latin-1", delimiter=";")) == [{"a": 1}]
+
+    def test_options_follow_a_path_mapping(self, tmp_path):
+        path = wbytes(tmp_path / "r.csv", csv_text(NAMES).encode("cp850"))
+        assert list(iter_records({"path": path}, encoding="cp850", delimiter=";")) == records_of(NAMES)
+
+    def test_shown_paths_carry_no_query_string_or_password(self):
+        shown = _records._shown
+        assert shown("s3://bucket/dir/r.csv?X-Amz-Signature=abc&token=t#frag") == "s3://bucket/dir/r.csv"
+        assert shown("s3://aws_default@bucket/r.csv") == "s3://aws_default@bucket/r.csv"
+        assert shown("https://user:secret@host/r.csv?sig=1") == "https://user:***@host/r.csv"
+        assert shown("/data/a?b.csv") == "/data/a?b.csv", "a local name is shown as it is"
+        assert describe_source({"path": "gs://b/k.csv?token=x"}) == "gs://b/k.csv"
+
+
+class TestEncodings:
+    def test_latin1_csv_auto_and_explicit(self, tmp_path, caplog):
+        path = wbytes(tmp_path / "r.csv", csv_text(NAMES).encode("latin-1"))
+        with caplog.at_level(logging.INFO, logger=_records.__name__):
+            assert list(iter_records(path)) == records_of(NAMES)
+        chosen = [r.getMessage() for r in caplog.records if "Windows-1252" in r.getMessage()]
+        assert len(chosen) == 1, "the choice is logged once per file"
+        assert "line 2, byte 6 of the line (0xE9, offset 20 in the file)" in chosen[0]
+        assert list(iter_records(path, encoding="latin-1")) == records_of(NAMES)
+        assert list(iter_records(path, encoding="cp1252", delimiter=";")) == records_of(NAMES)
+
+    def test_cp1252_signs(self, tmp_path):
+        names = ["Preço “especial” – 10 €", "Ana’s … ™", "Œuvre Š ž Ÿ"]
+        path = wbytes(tmp_path / "r.csv", csv_text(names).encode("cp1252"))
+        assert list(iter_records(path)) == records_of(names)
+        assert list(iter_records(path, encoding="windows-1252")) == records_of(names)
+
+    def test_latin1_first_non_ascii_late(self, tmp_path):
+        """The decision is taken at the first non-ASCII byte, however far into the file."""
+        names = [f"Pessoa {i}" for i in range(3000)] + ["Último"]
+        path = wbytes(tmp_path / "r.csv", csv_text(names).encode("latin-1"))
+        assert list(iter_records(path)) == records_of(names)
+
+    def test_explicit_encoding_wins(self, tmp_path):
+        path = wbytes(tmp_path / "r.csv", csv_text(["Zé"]).encode("utf-8"))
+        assert list(iter_records(path, encoding="latin-1")) == records_of(["ZÃ©"])
+
+    @pytest.mark.parametrize("encoding", ["auto", "utf-8", "utf-8-sig"])
+    def test_utf8_with_bom(self, tmp_path, encoding):
+        path = wbytes(tmp_path / "r.csv", csv_text(NAMES).encode("utf-8-sig"))
+        got = list(iter_records(path, encoding=encoding))
+        assert got == records_of(NAMES)
+        assert "matricula" in got[0], "the byte order mark is not part of the first column's name"
+
+    @pytest.mark.parametrize(
+        ("bom", "codec"),
+        [
+            (codecs.BOM_UTF16_LE, "utf-16-le"),
+            (codecs.BOM_UTF16_BE, "utf-16-be"),
+            (codecs.BOM_UTF32_LE, "utf-32-le"),
+            (codecs.BOM_UTF32_BE, "utf-32-be"),
+        ],
+    )
+    def test_utf16_and_utf32_with_bom(self, tmp_path, bom, codec):
+        """Excel's "Unicode text" is UTF-16 LE with a byte order mark, tab-separated, CRLF."""
+        path = wbytes(tmp_path / "r.csv", bom + csv_text(NAMES, "\t", "\r\n").encode(codec))
+        assert list(iter_records(path)) == records_of(NAMES)
+
+    def test_utf16_given_without_bom(self, tmp_path):
+        path = wbytes(tmp_path / "r.csv", csv_text(NAMES).encode("utf-16-be"))
+        _, message = error_of(path, encoding="utf-16")
+        assert "has no UTF-16 byte order mark, so encoding='utf-16' cannot tell its byte order" in message
+        assert "pass encoding='utf-16-le' (what Windows writes) or 'utf-16-be'" in message
+        assert list(iter_records(path, encoding="utf-16-be")) == records_of(NAMES)
+
+    def test_utf16_json_from_powershell(self, tmp_path):
+        records = records_of(NAMES)
+        path = wbytes(tmp_path / "r.json", json.dumps(records, indent=2, ensure_ascii=False).encode("utf-16"))
+        assert list(iter_records(path)) == records
+
+    def test_utf16_with_a_broken_unit_is_refused(self, tmp_path):
+        data = "a,b\r\n1,x\r\n2,".encode("utf-16-le") + b"\x00\xd8" + "\r\n".encode("utf-16-le")
+        path = wbytes(tmp_path / "r.csv", codecs.BOM_UTF16_LE + data)
+        got, message = error_of(path)
+        assert got == [{"a": "1", "b": "x"}]
+        assert "is not valid utf-16 (its byte order mark says utf-16) at line 3 (0x00, offset 26" in message
+
+    def test_utf16_without_bom_is_refused_with_a_hint(self, tmp_path):
+        path = wbytes(tmp_path / "r.csv", csv_text(NAMES).encode("utf-16-le"))
+        _, message = error_of(path)
+        assert "has a NUL byte at line 1, byte 2 of the line (0x00, offset 1 in the file)" in message
+        assert "encoding='utf-16-le'" in message
+        assert list(iter_records(path, encoding="utf-16-le")) == records_of(NAMES)
+
+    def test_corrupted_byte_far_into_a_utf8_file(self, tmp_path):
+        """Refused at the bad line, naming it: the push operators read everything before sending,
+        so raising there means nothing is sent (the records before it were only validated)."""
+        lines = ["matricula;nome"] + [f"{i};José {i}" for i in range(5000)]
+        bad = 4000  # index in lines: physical line 4001
+        raw = [line.encode() for line in lines]
+        raw[bad] = raw[bad].replace(b"\xc3\xa9", b"\xe9")  # one Latin-1 é in a UTF-8 file
+        data = b"\n".join(raw) + b"\n"
+        path = wbytes(tmp_path / "r.csv", data)
+        offset = len(b"\n".join(raw[:bad])) + 1 + raw[bad].index(b"\xe9")
+        got, message = error_of(path)
+        assert len(got) == bad - 1, "every record before the bad line, none after"
+        assert got[-1] == {"matricula": "3998", "nome": "José 3998"}
+        assert message.startswith(f"push: records: {path} is not valid UTF-8 at line 4001, byte 9 of the")
+        assert f"(0xE9, offset {offset} in the file)" in message
+        assert "but line 2 has UTF-8 characters" in message
+        assert "encoding=" in message
+        _, message = error_of(path, encoding="utf-8")
+        assert "is not valid utf-8 (encoding= says utf-8) at line 4001, byte 9 of the line" in message
+        assert f"(0xE9, offset {offset} in the file): invalid continuation byte" in message
+
+    def test_utf8_and_invalid_byte_on_the_same_line(self, tmp_path):
+        path = wbytes(tmp_path / "r.csv", b"a,b\nJo\xc3\xa3o,Jos\xe9\n")
+        _, message = error_of(path)
+        assert (
+            "at line 2, byte 10 of the line (0xE9, offset 13 in the file), but the same line has" in message
+        )
+
+    def test_windows_1252_then_utf8_is_refused(self, tmp_path):
+        data = csv_text(["José"]).encode("cp1252") + csv_text(["João"]).encode("utf-8").split(b"\n", 1)[1]
+        path = wbytes(tmp_path / "r.csv", data)
+        got, message = error_of(path)
+        assert got == [{"matricula": "0", "nome": "José"}]
+        assert "has a UTF-8 character at line 3, byte 5 of the line (0xC3, offset 26 in the file)" in message
+        assert "mixes encodings" in message
+
+    def test_byte_undefined_in_windows_1252_is_refused(self, tmp_path):
+        path = wbytes(tmp_path / "r.csv", b"a,b\n1,Jos\xe9\n2,x\x81y\n")
+        got, message = error_of(path)
+        assert got == [{"a": "1", "b": "José"}]
+        assert "is neither UTF-8 nor Windows-1252: line 3, byte 4 of the line (0x81" in message
+        assert list(iter_records(path, encoding="latin-1"))[1] == {"a": "2", "b": "x\x81y"}
+
+    def test_dos_code_page_is_not_read_as_windows_1252(self, tmp_path):
+        path = wbytes(tmp_path / "r.csv", csv_text(NAMES).encode("cp850"))
+        _, message = error_of(path)
+        assert (
+            "does not look like Windows-1252 at line 2, byte 6 of the line (0x82, offset 20 in the file)"
+            in message
+        )
+        assert "encoding='cp850'" in message
+        assert list(iter_records(path, encoding="cp850")) == records_of(NAMES)
+
+    def test_dos_uppercase_cedilla(self, tmp_path):
+        path = wbytes(tmp_path / "r.csv", csv_text(["GONÇALVES"]).encode("cp850"))
+        _, message = error_of(path)
+        assert "(0x80, offset" in message
+
+    def test_jsonl_in_latin1(self, tmp_path):
+        records = records_of(NAMES)
+        data = "".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in records).encode("latin-1")
+        path = wbytes(tmp_path / "r.jsonl", data)
+        assert list(iter_records(path)) == records
+        assert list(iter_records(path, encoding="latin-1")) == records
+
+    def test_json_array_in_windows_1252(self, tmp_path):
+        records = records_of(NAMES)
+        path = wbytes(tmp_path / "r.json", json.dumps(records, ensure_ascii=False).encode("cp1252"))
+        assert list(iter_records(path)) == records
+
+    def test_json_array_decode_error_names_line(self, tmp_path):
+        data = '[\n  {"nome": "Zé"},\n  {"nome": "'.encode() + b"Jo\xe3o" + b'"}\n]'
+        path = wbytes(tmp_path / "r.json", data)
+        got, message = error_of(path)
+        assert got == [{"nome": "Zé"}]
+        assert "is not valid UTF-8 at line 3, byte 15 of the line (0xE3" in message
+
+    @pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5, 7, 64])
+    @pytest.mark.parametrize(
+        ("name", "data"),
+        [
+            ("r.csv", csv_text(NAMES, ";", "\r\n").encode("cp1252")),
+            ("r.csv", csv_text(NAMES, ";", "\r").encode("latin-1")),
+            ("r.csv", csv_text(NAMES, "|", "\r\n").encode("utf-8-sig")),
+            ("r.csv", csv_text(NAMES, "\t", "\r\n").encode("utf-16")),
+            ("r.csv", csv_text(NAMES).encode() + b"9;Jos\xe9\n"),
+            ("r.csv", b"a;b\r\n1;x\r\n2;" + "José".encode("cp850") + b"\r\n"),
+            ("r.csv", b"a;b\r\n1;Jos\xe9\r\r\n\n2;Jo\xc3\xa3o\n"),
+            ("r.csv", b"a,b\r\n1,x\r\n2,y\x00\r\n"),
+            ("r.csv", b"a,b\r\n1,\xe9\xc3"),
+            ("r.csv", b"a,b\r\n1,\xc3"),
+            (
+                "r.jsonl",
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records_of(NAMES)).encode(
+                    "latin-1"
+                ),
+            ),
+            ("r.json", json.dumps(records_of(NAMES), indent=1, ensure_ascii=False).encode("cp1252")),
+            ("r.json", json.dumps(records_of(NAMES), ensure_ascii=False).encode("utf-32")),
+        ],
+    )
+    def test_every_chunk_boundary(self, tmp_path, monkeypatch, chunk, name, data):
+        """Records, and the line and offset in messages, do not depend on where the chunks are cut."""
+        path = wbytes(tmp_path / name, data)
+
+        def outcome() -> tuple[list[Any], str | None]:
+            got: list[Any] = []
+            try:
+                got.extend(iter_records(path))
+            except AhgoraConfigError as exc:
+                return got, str(exc)
+            return got, None
+
+        expected = outcome()
+        monkeypatch.setattr(_records, "_CHUNK", chunk)
+        assert outcome() == expected
+
+
+# --------------------------------------------------------------------------------------------------
+# Files from HR systems: delimiters and shape
+# --------------------------------------------------------------------------------------------------
+
+
+class TestDelimiters:
+    def test_semicolon_file_for_a_route_without_a_model(self, tmp_path):
+        """The issue's file: read as one column it was sent as {"matricula;dataPagamento": ...}."""
+        path = write(tmp_path / "r.csv", "matricula;dataPagamento\n123;2025-05-05\n")
+        assert list(iter_records(path)) == [{"matricula": "123", "dataPagamento": "2025-05-05"}]
+
+    @pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+    def test_each_candidate_is_sniffed(self, tmp_path, delimiter):
+        path = write(tmp_path / "r.csv", csv_text(NAMES, delimiter))
+        assert list(iter_records(path)) == records_of(NAMES)
+
+    def test_header_with_two_candidates_is_refused(self, tmp_path):
+        path = write(tmp_path / "r.csv", "\n\nmatricula,nome;cargo\n1,2;3\n")
+        got, message = error_of(path)
+        assert got == []
+        assert "cannot tell the delimiter: the header (line 3) has ',' and ';' outside quotes" in message
+        assert "'matricula,nome;cargo'" in message
+        assert "Pass delimiter=" in message
+        assert list(iter_records(path, delimiter=",")) == [{"matricula": "1", "nome;cargo": "2;3"}]
+
+    def test_tab_and_pipe_named_in_the_refusal(self, tmp_path):
+        path = write(tmp_path / "r.csv", "a\tb|c\n")
+        _, message = error_of(path)
+        assert "has tab and '|' outside quotes" in message
+
+    def test_candidates_inside_quotes_do_not_count(self, tmp_path):
+        path = write(tmp_path / "r.csv", '"nome; completo","a|b",x\n"Silva; Zé","1|2",3\n')
+        assert list(iter_records(path)) == [{"nome; completo": "Silva; Zé", "a|b": "1|2", "x": "3"}]
+        path = write(tmp_path / "s.csv", '"say ""a,b""";c\n1;2\n')
+        assert list(iter_records(path)) == [{'say "a,b"': "1", "c": "2"}]
+
+    def test_no_candidate_is_one_column(self, tmp_path):
+        path = write(tmp_path / "r.csv", "matricula\n123\n456\n")
+        assert list(iter_records(path)) == [{"matricula": "123"}, {"matricula": "456"}]
+        path = write(tmp_path / "s.csv", "matricula\n123\n4,5\n")
+        _, message = error_of(path)
+        assert "line 3 has more cells than the header: 2 against 1 (delimiter ',', sniffed" in message
+
+    def test_explicit_delimiter_wins(self, tmp_path):
+        path = write(tmp_path / "r.csv", "a;b\n1,2;3\n")
+        assert list(iter_records(path, delimiter=";")) == [{"a": "1,2", "b": "3"}]
+        _, message = error_of(path, delimiter=",")
+        assert "line 2 has more cells than the header: 2 against 1 (delimiter ',')." in message
+        assert "sniffed" not in message
+
+    def test_quoted_delimiters_and_newlines(self, tmp_path):
+        text = 'matricula;nome;obs\r\n1;"Silva; José";"linha 1\r\nlinha 2; ""fim"""\r\n2;Ana;\r\n'
+        path = write(tmp_path / "r.csv", text)
+        assert list(iter_records(path)) == [
+            {"matricula": "1", "nome": "Silva; José", "obs": 'linha 1\r\nlinha 2; "fim"'},
+            {"matricula": "2", "nome": "Ana"},
+        ]
+
+    def test_line_numbers_are_physical_lines(self, tmp_path):
+        text = '\na;b\n1;"x\ny\nz"\n\n2;3;4\n'
+        path = write(tmp_path / "r.csv", text)
+        got, message = error_of(path)
+        assert got == [{"a": "1", "b": "x\ny\nz"}]
+        assert "the row on line 7 has more cells than the header: 3 against 2" in message
+        path = write(tmp_path / "s.csv", 'a;b\n1;2\n"3\n4"\n')
+        _, message = error_of(path)
+        assert "the row on lines 3-4 has fewer cells than the header: 1 against 2" in message
+        assert "'a;;c'" in message
+
+    def test_unclosed_quote_is_refused(self, tmp_path):
+        path = write(tmp_path / "r.csv", 'a,b\n1,2\n3,"cut\n4,5\n')
+        got, message = error_of(path)
+        assert got == [{"a": "1", "b": "2"}]
+        assert "the row on lines 3-4 opens a quoted cell that is never closed" in message
+
+    def test_csv_error_is_a_config_error(self, tmp_path):
+        path = write(tmp_path / "r.csv", "a,b\n1,2\n" + '3,"' + "x" * 200_000 + "\n")
+        got, message = error_of(path)
+        assert got == [{"a": "1", "b": "2"}]
+        assert "the row on line 3 is not valid CSV: field larger than field limit" in message
+
+    def test_old_mac_line_breaks(self, tmp_path):
+        path = wbytes(tmp_path / "r.csv", csv_text(NAMES, ";", "\r").encode("latin-1"))
+        assert list(iter_records(path)) == records_of(NAMES)
+
+    def test_empty_file_and_blank_lines(self, tmp_path):
+        assert list(iter_records(write(tmp_path / "r.csv", ""))) == []
+        assert list(iter_records(write(tmp_path / "s.csv", "\n \n"))) == []
+        assert list(iter_records(write(tmp_path / "t.csv", "\na;b\n\n1;2\n\n"))) == [{"a": "1", "b": "2"}]
+
+
+# --------------------------------------------------------------------------------------------------
+# Memory, object storage, properties
+# --------------------------------------------------------------------------------------------------
+
+
+def peak_while_reading(source: Any, **options: Any) -> tuple[int, int]:
+    """The records read and the peak of memory allocated while reading them (none kept)."""
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in iter_records(source, **options))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return count, peak
+
+
+class TestMemory:
+    ROWS = 120_000
+
+    def test_large_latin1_csv(self, tmp_path):
+        path = tmp_path / "r.csv"
+        with path.open("w", encoding="latin-1", newline="") as handle:
+            handle.write("matricula;nome;cargo\r\n")
+            for i in range(self.ROWS):
+                handle.write(f'{i};"José da Conceição {i}";Analista de Recursos Humanos Sênior\r\n')
+        size = path.stat().st_size
+        assert size > 7_000_000
+        count, peak = peak_while_reading(str(path))
+        assert count == self.ROWS
+        assert peak < size / 8, f"peak {peak} bytes for a file of {size}"
+
+    def test_large_one_line_json_array(self, tmp_path):
+        path = tmp_path / "r.json"
+        records = [{"matricula": str(i), "nome": f"João {i}"} for i in range(self.ROWS)]
+        path.write_bytes(json.dumps(records, ensure_ascii=False).encode("utf-8"))
+        del records
+        size = path.stat().st_size
+        count, peak = peak_while_reading(str(path))
+        assert count == self.ROWS
+        assert peak < size / 10, f"peak {peak} bytes for a file of {size} (one line: never split in lines)"
+
+    def test_read_once_in_chunks(self, tmp_path, monkeypatch):
+        """One pass over the bytes, a chunk at a time: no second read, no read of the whole file."""
+        path = wbytes(tmp_path / "r.csv", csv_text(NAMES * 200).encode("latin-1"))
+        sizes: list[int] = []
+        real_open = Path.open
+
+        class Spy:
+            def __init__(self, handle: Any) -> None:
+                self.handle = handle
+
+            def read(self, size: int = -1) -> bytes:
+                sizes.append(size)
+                return self.handle.read(size)
+
+            def __enter__(self) -> Spy:
+                return self
+
+            def __exit__(self, *exc: Any) -> None:
+                self.handle.close()
+
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        monkeypatch.setattr(_records, "_CHUNK", 1000)
+        monkeypatch.setattr(
+            ObjectStoragePath, "open", lambda self, mode="r", **kw: Spy(real_open(Path(path), mode))
+        )
+        assert list(iter_records(path)) == records_of(NAMES * 200)
+        assert set(sizes) == {1000}
+        assert len(sizes) == -(-os.path.getsize(path) // 1000) + 1, "each chunk once, then the end"
+
+
+class TestObjectStorage:
+    """Through ObjectStoragePath, as the operators read them: memory:// and file:// on both lines."""
+
+    def test_memory_uri(self, memfs):
+        memfs.pipe("/bucket/r.csv", csv_text(NAMES).encode("latin-1"))
+        memfs.pipe(
+            "/bucket/r.jsonl", "".join(json.dumps(r) + "\n" for r in records_of(NAMES)).encode("cp1252")
+        )
+        memfs.pipe("/bucket/r.json", json.dumps(records_of(NAMES), ensure_ascii=False).encode("utf-16"))
+        memfs.pipe("/bucket/t.csv", csv_text(NAMES, "\t").encode("utf-8-sig"))
+        for name in ("r.csv", "r.jsonl", "r.json", "t.csv"):
+            assert list(iter_records(f"memory://bucket/{name}")) == records_of(NAMES), name
+        assert list(iter_records("memory://bucket/r.csv", encoding="latin-1")) == records_of(NAMES)
+
+    def test_memory_uri_errors_name_the_uri(self, memfs):
+        memfs.pipe("/bucket/r.csv", csv_text(["José"]).encode() + b"9;Jos\xe9\n")
+        _, message = error_of("memory://bucket/r.csv")
+        assert message.startswith("push: records: memory://bucket/r.csv is not valid UTF-8 at line 3")
+
+    def test_object_storage_path_object(self, memfs):
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        memfs.pipe("/bucket/r.csv", csv_text(NAMES, "|").encode("cp1252"))
+        path = ObjectStoragePath("memory://bucket/r.csv")
+        assert list(iter_records(path)) == records_of(NAMES)
+        assert list(iter_records({"path": "memory://bucket/r.csv"})) == records_of(NAMES)
+
+    def test_file_uri(self, tmp_path):
+        wbytes(tmp_path / "r.csv", csv_text(NAMES, ";", "\r\n").encode("latin-1"))
+        assert list(iter_records(f"file://{tmp_path}/r.csv")) == records_of(NAMES)
+        wbytes(tmp_path / "s.csv", b"a;b\n1\n")
+        _, message = error_of(f"file://{tmp_path}/s.csv")
+        assert f"file://{tmp_path}/s.csv: the row on line 2 has fewer cells" in message
+
+
+#: Keys a sniffed header may have: no candidate delimiter, quote or line break in them, not all blank
+#: (blank lines before the header are skipped).
+KEY = st.text(
+    alphabet=st.characters(codec="cp1252", exclude_characters=',;\t|"\r\n\x00'), min_size=1, max_size=8
+).filter(str.strip)
+#: Any value Windows-1252 can hold (delimiters, quotes, line breaks included), but NUL.
+VALUE = st.text(alphabet=st.characters(codec="cp1252", exclude_characters="\x00"), max_size=12)
+#: What Windows-1252 text looks like to the auto mode: letters (accented too), digits, punctuation,
+#: delimiters, quotes, line breaks; no sign from 0x80-0xBF (they could form a UTF-8 sequence).
+TEXT_CHARS = list("abcXYZ019 .-_/'") + [chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0xF7)]
+LETTERS = st.text(alphabet=st.sampled_from([*TEXT_CHARS, *',;\t|"\r\n']), max_size=12)
+LETTERS_KEY = st.text(alphabet=st.sampled_from(TEXT_CHARS), min_size=1, max_size=8).filter(str.strip)
+properties = settings(
+    deadline=None,
+    max_examples=150,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # memfs: each example rewrites its file
+)
+
+
+def csv_bytes(keys: list[str], rows: list[list[str]], delimiter: str, encoding: str) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(keys)
+    writer.writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def expected_records(keys: list[str], rows: list[list[str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in zip(keys, row, strict=True) if v != ""} for row in rows]
+
+
+def told(keys: list[str], delimiter: str) -> str | None:
+    """The delimiter to pass: none (sniffed), but for one column, where the header cannot tell it and
+    a writer does not quote the other candidates (``,`` in a one-column ``;`` file)."""
+    return delimiter if len(keys) == 1 else None
+
+
+@st.composite
+def tables(draw: Any, value: Any = VALUE, key: Any = KEY) -> tuple[list[str], list[list[str]]]:
+    keys = draw(st.lists(key, min_size=1, max_size=4, unique=True))
+    rows = draw(st.lists(st.lists(value, min_size=len(keys), max_size=len(keys)), max_size=6))
+    return keys, rows
+
+
+class TestProperties:
+    @properties
+    @given(
+        table=tables(),
+        delimiter=st.sampled_from(_records.CSV_DELIMITERS),
+        encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]),
+        chunk=st.sampled_from([1, 2, 3, 7, 1 << 16]),
+    )
+    def test_any_csv_reads_back_with_its_encoding(self, memfs, table, delimiter, encoding, chunk):
+        keys, rows = table
+        memfs.pipe("/p/r.csv", csv_bytes(keys, rows, delimiter, encoding))
+        given_encoding = "cp1252" if encoding == "cp1252" else "auto"
+        with mock.patch.object(_records, "_CHUNK", chunk):
+            got = list(
+                iter_records("memory://p/r.csv", encoding=given_encoding, delimiter=told(keys, delimiter))
+            )
+        assert got == expected_records(keys, rows)
+
+    @properties
+    @given(
+        table=tables(LETTERS, LETTERS_KEY),
+        delimiter=st.sampled_from(_records.CSV_DELIMITERS),
+        encoding=st.sampled_from(["utf-8", "latin-1", "cp1252"]),
+        chunk=st.sampled_from([1, 2, 5, 1 << 16]),
+    )
+    def test_auto_reads_utf8_and_windows_1252_text(self, memfs, table, delimiter, encoding, chunk):
+        keys, rows = table
+        memfs.pipe("/p/r.csv", csv_bytes(keys, rows, delimiter, encoding))
+        with mock.patch.object(_records, "_CHUNK", chunk):
+            got = list(iter_records("memory://p/r.csv", delimiter=told(keys, delimiter)))
+        assert got == expected_records(keys, rows)
+
+    @properties
+    @given(
+        records=st.lists(st.dictionaries(KEY, VALUE, max_size=3), max_size=5),
+        encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]),
+        chunk=st.sampled_from([1, 3, 1 << 16]),
+    )
+    def test_any_jsonl_and_json_read_back(self, memfs, records, encoding, chunk):
+        memfs.pipe(
+            "/p/r.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode(encoding)
+        )
+        memfs.pipe("/p/r.json", json.dumps(records, ensure_ascii=False).encode(encoding))
+        with mock.patch.object(_records, "_CHUNK", chunk):
+            assert list(iter_records("memory://p/r.jsonl")) == records
+            assert list(iter_records("memory://p/r.json")) == records
+
+    @properties
+    @given(
+        data=st.binary(max_size=80),
+        chunk=st.sampled_from([1, 2, 3, 1 << 16]),
+        encoding=st.sampled_from(["auto", "utf-8", "utf-16", "utf-32-be", "cp1252", "shift_jis", "ascii"]),
+    )
+    def test_any_bytes_give_records_or_a_config_error(self, memfs, data, chunk, encoding):
+        """Never a raw UnicodeDecodeError, csv.Error or ValueError, whatever the bytes."""
+        for name in ("r.csv", "r.jsonl", "r.json"):
+            memfs.pipe(f"/p/{name}", data)
+            with mock.patch.object(_records, "_CHUNK", chunk), contextlib.suppress(AhgoraConfigError):
+                list(iter_records(f"memory://p/{name}", encoding=encoding))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -34,20 +34,29 @@ from airflow_provider_ahgora.operators._records import (
     describe_source,
     read_report,
 )
-from airflow_provider_ahgora.operators._voors_push import VoorsDeleteOperator, VoorsPushOperator
 from airflow_provider_ahgora.operators.reckon import DEFERRAL_TIMEOUT_MARGIN, _fail
 from airflow_provider_ahgora.registry import MAX_PUSH_BYTES, MAX_PUSH_RECORDS, push_route
+from airflow_provider_ahgora.voors_push import (
+    DEFAULT_ARRAY_SIZE,
+    DEFAULT_MAX_WORKERS,
+    check_resource_name,
+    deletes_by_id,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_ahgora.batch_push import BatchPush
     from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+    from airflow_provider_ahgora.hooks.voors import VoorsHook
     from airflow_provider_ahgora.journal import DeliveryJournal
+    from airflow_provider_ahgora.voors_push import VoorsDelivery
 
 __all__ = [
     "FAIL_ON",
+    "HOOK_PARAMS",
     "PUSH_STATE_KEY",
+    "VOORS_STATE_KEY",
     "PontoWebPushBatchOperator",
     "VoorsDeleteOperator",
     "VoorsPushOperator",
@@ -438,3 +447,479 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
                 message + " A retry sends only the batches not accepted yet and waits again on the others."
             )
         raise _fail(message)
+
+
+# --------------------------------------------------------------------------------------------------
+# Voors
+# --------------------------------------------------------------------------------------------------
+
+#: Key of the Voors operators' journal in ``task_state_store`` (Airflow 3.3+).
+VOORS_STATE_KEY = "ahgora_voors_push"
+#: Keyword arguments of :class:`~airflow_provider_ahgora.hooks.voors.VoorsHook` that ``hook_params``
+#: may set.
+HOOK_PARAMS = frozenset({"retry_limit", "retry_delay", "retry_max_delay", "timeout"})
+
+
+def _check_voors_args(
+    task_id: str, max_workers: Any, max_failures: Any, array_size: Any, hook_params: Any, retry_limit: Any
+) -> None:
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise AhgoraConfigError(
+            f"{task_id}: max_workers must be an integer of 1 or more, got {max_workers!r}."
+        )
+    if isinstance(max_failures, bool) or not isinstance(max_failures, int | float):
+        raise AhgoraConfigError(
+            f"{task_id}: max_failures must be a count (an int, 0 or more) or a fraction of the records "
+            f"(a float from 0 up to, not including, 1), got {max_failures!r}."
+        )
+    if isinstance(max_failures, int) and max_failures < 0:
+        raise AhgoraConfigError(
+            f"{task_id}: max_failures as a count must be 0 or more, got {max_failures!r}."
+        )
+    if isinstance(max_failures, float) and not 0.0 <= max_failures < 1.0:
+        raise AhgoraConfigError(
+            f"{task_id}: max_failures as a fraction must be from 0.0 up to (not including) 1.0, got "
+            f"{max_failures!r}; give a count as an int (e.g. 10)."
+        )
+    if isinstance(array_size, bool) or not isinstance(array_size, int) or array_size < 1:
+        raise AhgoraConfigError(f"{task_id}: array_size must be an integer of 1 or more, got {array_size!r}.")
+    if hook_params is not None:
+        if not isinstance(hook_params, Mapping):
+            raise AhgoraConfigError(
+                f"{task_id}: hook_params must be a dict, got {type(hook_params).__name__}."
+            )
+        unknown = sorted(set(hook_params) - HOOK_PARAMS)
+        if unknown:
+            raise AhgoraConfigError(
+                f"{task_id}: unknown hook_params {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(HOOK_PARAMS))}."
+            )
+    if retry_limit is not None and (
+        isinstance(retry_limit, bool) or not isinstance(retry_limit, int) or retry_limit < 0
+    ):
+        raise AhgoraConfigError(f"{task_id}: retry_limit must be an integer of 0 or more, or None.")
+
+
+class _VoorsBatchOperator(PlainStringTemplatesMixin, BaseOperator):
+    """What the push and delete operators share: arguments, the engine's run, the summary, the verdict."""
+
+    ui_color = "#ede9fe"
+    _doing = "push"
+
+    def __init__(
+        self,
+        *,
+        resource: str,
+        voors_conn_id: str = "voors_default",
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        max_failures: int | float = 0,
+        report_path: Any = None,
+        array_size: int = DEFAULT_ARRAY_SIZE,
+        retry_limit: int | None = None,
+        hook_params: Mapping[str, Any] | None = None,
+        encoding: str | None = "auto",
+        delimiter: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        _check_voors_args(self.task_id, max_workers, max_failures, array_size, hook_params, retry_limit)
+        check_resource_name(self.task_id, resource, self._doing)
+        self.encoding, self.delimiter = check_read_options(
+            encoding, delimiter, what=f"{self.task_id}: records"
+        )
+        self.resource = resource
+        self.voors_conn_id = voors_conn_id
+        self.max_workers = max_workers
+        self.max_failures = max_failures
+        self.report_path = report_path
+        self.array_size = array_size
+        self.retry_limit = retry_limit
+        self.hook_params = dict(hook_params) if hook_params else None
+
+    def get_hook(self) -> VoorsHook:
+        """A new hook; the operator makes one per worker thread (and one to resolve the connection)."""
+        from airflow_provider_ahgora.hooks.voors import VoorsHook
+
+        kwargs: dict[str, Any] = dict(self.hook_params or {})
+        if self.retry_limit is not None:
+            kwargs["retry_limit"] = self.retry_limit
+        return VoorsHook(self.voors_conn_id, **kwargs)
+
+    # -- what subclasses define -----------------------------------------------------------------
+
+    def _kind(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _source_value(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _source_name(self) -> str:
+        return "records"
+
+    # -- execute --------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_ahgora.journal import DeliveryJournal
+        from airflow_provider_ahgora.voors_push import VoorsDelivery, read_source, resource_for
+
+        kind = self._kind()
+        try:
+            res = resource_for(kind, self.resource)
+        except AhgoraConfigError as exc:
+            raise _fail(f"{self.task_id}: {exc}", exc) from exc
+        target = self.report_path
+        if target is None or (isinstance(target, str) and not target.strip()):
+            target = default_report_path(context)
+        elif isinstance(target, str) and target.strip().endswith("/"):
+            target = f"{target.strip()}failures.jsonl"  # a directory
+        main = self.get_hook()
+        try:
+            try:
+                settings = main.settings  # the connection, looked up once, on this thread
+            except AhgoraConfigError as exc:
+                raise _fail(f"{self.task_id}: {exc}", exc) from exc
+            run = VoorsDelivery(kind, res, settings, main.retry_limit, self.get_hook, self.log)
+            try:
+                with FailureReport(target) as report:
+                    source = self._source_value()
+                    what = f"{self.task_id}: {self._source_name()}"
+                    try:
+                        run.prepare(read_source(source, what, self.encoding, self.delimiter), source)
+                    except (AhgoraConfigError, FileNotFoundError) as exc:
+                        raise _fail(f"{self.task_id}: {exc}; nothing was sent.", exc) from exc
+                    journal = DeliveryJournal(
+                        retry_state(context, VOORS_STATE_KEY), run.input_id, run.what
+                    ).load()
+                    run.recall(journal)
+                    run.send(self.max_workers, self.array_size)
+                    run.finish_unsent()
+                    run.write_report(report)
+                    path = report.commit()
+            finally:
+                run.close()
+        finally:
+            main.close()
+        return self._finish(context, run, journal, path)
+
+    def _too_many(self, failed: int, records: int) -> bool:
+        if isinstance(self.max_failures, float):
+            return records > 0 and failed / records > self.max_failures
+        return failed > self.max_failures
+
+    def _finish(
+        self, context: Context, run: VoorsDelivery, journal: DeliveryJournal, path: str
+    ) -> dict[str, Any]:
+        summary = {
+            "resource": run.res.name,
+            "records": run.n,
+            "succeeded": run.succeeded,
+            "failed": run.failed,
+            "unconfirmed": run.unknown,
+            "report_path": path,
+        }
+        run.progress(force=True)
+        extra = f"; {run.absent} already absent (404, counted as deleted)" if run.absent else ""
+        if run.reconciled:
+            extra += f"; {run.reconciled} found in Voors (created by an earlier try whose answer was lost)"
+        self.log.info(
+            "%s: %s record(s): %s succeeded, %s failed (%d invalid, %d with an unknown outcome)%s. Failure "
+            "report: %s",
+            run.what,
+            _n(run.n),
+            _n(run.succeeded),
+            _n(run.failed),
+            run.invalid,
+            run.unknown,
+            extra,
+            path,
+        )
+        limit = (
+            f"{self.max_failures:.1%} of the records"
+            if isinstance(self.max_failures, float)
+            else str(self.max_failures)
+        )
+        if run.stop_reason is None and not self._too_many(run.failed, run.n):
+            if run.failed:
+                self.log.warning(
+                    "%s: %d record(s) failed, within max_failures (%s): see %s.",
+                    run.what,
+                    run.failed,
+                    limit,
+                    path,
+                )
+            journal.clear()
+            return summary
+        ti = context.get("ti")
+        if ti is not None and self.do_xcom_push:
+            # so that a downstream summary task (trigger_rule all_done) reads it
+            ti.xcom_push(key="return_value", value=summary)
+        head = f"{self.task_id}: {run.failed} of {run.n} {run.what} record(s) failed"
+        report = f"The failure report {path} names each one with its reason."
+        if run.stop_reason is not None:
+            message = f"{head}. The push stopped: {run.stop_reason}. {report}"
+        else:
+            message = f"{head}, more than max_failures ({limit}) allows. {report}"
+        if run.unknown > run.lookable:
+            message += (
+                f" {run.unknown - run.lookable} record(s) have an unknown outcome that cannot be learnt (Voors "
+                "may have created them): they are never sent again automatically; check them in Voors."
+            )
+        if run.lookable:
+            message += (
+                f" {run.lookable} create(s) have an unknown outcome (the answer was lost): a retry of the task "
+                "looks for them in Voors first, and sends only those it does not find."
+            )
+        retryable = run.transient + run.lookable
+        if run.stop_fatal or (run.stop_reason is None and retryable == 0):
+            raise _fail(f"{message} A retry would fail the same way: fix the data (or the connection) first.")
+        raise AirflowException(
+            f"{message} {retryable} of them failed for a reason that may pass (server errors, timeouts, lost "
+            f"answers): a retry of the task sends {run.kind.resend_note()}."
+        )
+
+
+class VoorsPushOperator(_VoorsBatchOperator):
+    """Push records to one Voors resource: upserts (``POST``), creates and edits (``PUT /{id}``).
+
+    ``records`` are validated by the resource's model first, **all of them before any request**: an
+    invalid record goes to the failure report with a reason naming the field (e.g.
+    ``cpf: CPF '12345678900' has invalid check digits``) and the valid ones are still sent. Then they
+    are sent concurrently, ``max_workers`` requests at a time, each retried by the hook on transient
+    errors (5xx, 429 honouring ``Retry-After``, network) with backoff.
+
+    What each record becomes:
+
+    * Resources identified by ``remoteId`` or CPF (``branches``, ``users``, the user histories, ...):
+      one ``POST`` upsert per record; sending a record again edits it (idempotent).
+    * Resources identified by Voors' ``id`` (``departments``, ``jobRoles``, ``jobFunctions``,
+      ``horaries``): a record with an ``"id"`` key is an edit, ``PUT /{id}`` with the other fields (the
+      ``id`` is taken out of the body); a record without is a create, ``POST``. A create is never
+      repeated after a failure Voors may have acted on (a 5xx, a cut answer, a timeout after
+      sending): its outcome is *unknown*. Every delivery goes through the delivery journal (in
+      ``task_state_store`` on Airflow 3.3+, else an Airflow Variable), written as the push runs, and
+      creates are marked in flight before their requests leave: a retry of the task never creates a
+      record twice, even after a worker was killed mid-push. A create whose outcome is unknown is
+      looked for in the resource's list (by ``name``/``title`` and ``description``, leaving out what
+      matched before it was sent): found, it counts as created; not found, it is sent; otherwise,
+      and for posts (which cannot be listed), it is reported as *outcome unknown* and never sent
+      again.
+    * Array resources (``userWallets``, ``userWalletTransactions``, ``goalsUpdate``): ``array_size``
+      records per request. If Voors refuses a whole array (400/404), its records are sent again one by
+      one, so that one bad record does not sink the others.
+    * Users: deactivate with ``{"cpf": "...", "active": False}``, change the leader with ``{"cpf": "...",
+      "appraisedBy": "<leader's CPF>"}``. A user whose ``appraisedBy`` names a user also in this input
+      is sent after that leader's record succeeded (in *waves*); if the leader's record failed, or the
+      leaders form a cycle, the user is reported and not sent. Records naming the same identifier
+      (CPF, ``remoteId``, ``id``) are sent in input order.
+
+    A 401 or 403 stops the push at once: every record not yet sent is reported as ``not sent: ...``
+    and the task fails without retrying. If 20 (or ``2 * max_workers``) requests in a row fail after
+    their retries, Voors is taken as unavailable and the push stops the same way (the task may retry).
+
+    The failure report (JSON Lines, written atomically, always, empty when nothing failed) holds one
+    ``{"record", "reason", "batch", "index"}`` per failed record, in input order: ``record`` as given
+    (an invalid one) or in wire form with its ``id`` (one that was sent), ``index`` its position in
+    the input, ``batch`` the request number for array resources (else null).
+
+    Returns (and pushes to XCom, even when the task then fails) ``{"resource", "records",
+    "succeeded", "failed", "unconfirmed", "report_path"}`` (``unconfirmed``: records whose outcome is
+    unknown, counted in ``failed`` too). After every record was tried the task fails when ``failed``
+    exceeds ``max_failures``: with ``AirflowFailException`` (no retry) when every failure is one a
+    retry would repeat (invalid data, 400/404, 401/403) or an outcome that cannot be learnt, else
+    with ``AirflowException`` (the task's retries apply; a retry sends only what was not delivered,
+    and looks for the creates whose outcome it must learn first).
+
+    :param resource: the Voors resource (templated): registry key (``"users"``), path (``"/users"``)
+        or envelope key (``"user"``); see :data:`airflow_provider_ahgora.models.voors.RESOURCES`.
+    :param records: the records (templated): a list of dicts (Python or wire field names), an XCom
+        value, a ``{"path": ...}`` mapping, or a path/URI of a ``.json`` array, ``.jsonl`` or ``.csv``
+        file (streamed; CSV cells are strings, so use JSON for numbers, booleans and nested objects).
+    :param voors_conn_id: the Voors connection id (templated).
+    :param max_workers: requests in flight at once (threads). Default 8.
+    :param max_failures: failures tolerated before the task fails: a count (int, default 0) or a
+        fraction of the records (float, ``0.0 <= x < 1.0``; e.g. ``0.01`` for 1%).
+    :param report_path: where to write the failure report (templated): a local path or an
+        ``ObjectStoragePath`` URI. Default ``$AIRFLOW_HOME/data/ahgora/<dag>/<run>/<task>[/<map>]/
+        failures.jsonl``.
+    :param array_size: records per request for array resources. Default 100.
+    :param retry_limit: retries per request on transient errors (``None``: the hook's default, 4).
+    :param hook_params: other :class:`~airflow_provider_ahgora.hooks.voors.VoorsHook` arguments:
+        ``retry_delay``, ``retry_max_delay``, ``timeout``.
+    :param encoding: the text encoding of a records file: ``"auto"`` (default: a byte order mark, else
+        UTF-8, else Windows-1252 when the file holds no UTF-8 at all; a file that mixes both is
+        refused) or a codec name (``"latin-1"``, ``"cp1252"``).
+    :param delimiter: the CSV delimiter; default: sniffed from the header among ``,`` ``;`` tab and
+        ``|``.
+    """
+
+    template_fields: Sequence[str] = ("resource", "records", "report_path", "voors_conn_id")
+
+    def __init__(
+        self,
+        *,
+        resource: str,
+        records: Any,
+        voors_conn_id: str = "voors_default",
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        max_failures: int | float = 0,
+        report_path: Any = None,
+        array_size: int = DEFAULT_ARRAY_SIZE,
+        retry_limit: int | None = None,
+        hook_params: Mapping[str, Any] | None = None,
+        encoding: str | None = "auto",
+        delimiter: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            resource=resource,
+            voors_conn_id=voors_conn_id,
+            max_workers=max_workers,
+            max_failures=max_failures,
+            report_path=report_path,
+            array_size=array_size,
+            retry_limit=retry_limit,
+            hook_params=hook_params,
+            encoding=encoding,
+            delimiter=delimiter,
+            **kwargs,
+        )
+        if records is None:
+            raise AhgoraConfigError(
+                f"{self.task_id}: records is required (a list, an XCom value or a file path)."
+            )
+        self.records = records
+
+    def _kind(self) -> Any:
+        from airflow_provider_ahgora.voors_push import Pushes
+
+        return Pushes(self.voors_conn_id)
+
+    def _source_value(self) -> Any:
+        return self.records
+
+
+class VoorsDeleteOperator(_VoorsBatchOperator):
+    """Delete records of one Voors resource, concurrently, with the push operator's reporting.
+
+    Give exactly one of:
+
+    * ``remote_ids``: the ``remoteId`` values the records were pushed with (strings, numbers or
+      objects, exactly as sent), for resources deleted by ``remoteId``;
+    * ``ids``: Voors ids, for resources deleted by id (``DELETE /departments/{id}``: ``departments``,
+      ``jobRoles``, ``jobFunctions``, ``horaries``);
+    * ``records``: dicts holding ``remoteId`` (or ``id`` for the resources above); other keys are
+      ignored, so the very records (or file) that were pushed can be given.
+
+    Each may be a list, an XCom value or a path/URI of a ``.json``, ``.jsonl`` or ``.csv`` file
+    (templated). Resources whose DELETE takes an array (``userCalculations``, ``readjustReasons``) get
+    ``array_size`` records per request; if Voors refuses an array (e.g. one of its records does not
+    exist), its records are deleted one by one.
+
+    With ``missing_ok=True`` (the default) a record Voors does not know (its own 404) counts as
+    deleted: a delete is idempotent, so re-running the task after a partial failure is safe. With
+    ``missing_ok=False`` it is a failure. A 404 that is not the API's (a web server's page: a wrong
+    base URL) never counts as deleted: it stops the task. Deletes delivered by an earlier try (the
+    delivery journal) are not sent again.
+
+    Reporting, ``max_failures``, the 401/403 stop and the summary ``{"resource", "records",
+    "succeeded", "failed", "report_path"}`` are those of :class:`VoorsPushOperator`; report entries
+    are ``{"record": {"remoteId": ...}, "reason", "batch", "index"}`` (or ``{"id": ...}``).
+
+    :param resource: the Voors resource (templated), as for :class:`VoorsPushOperator`.
+    :param remote_ids: the ``remoteId`` values to delete (templated).
+    :param records: records holding ``remoteId`` / ``id`` (templated).
+    :param ids: Voors ids to delete (templated).
+    :param missing_ok: a 404 counts as deleted (default True).
+    :param voors_conn_id: the Voors connection id (templated).
+    :param max_workers: requests in flight at once. Default 8.
+    :param max_failures: a count (int) or a fraction (float) of failures tolerated. Default 0.
+    :param report_path: where to write the failure report (templated); default as for the push.
+    :param array_size: records per request for array DELETEs. Default 100.
+    :param retry_limit: retries per request on transient errors (``None``: the hook's default).
+    :param hook_params: other :class:`~airflow_provider_ahgora.hooks.voors.VoorsHook` arguments.
+    :param encoding: the text encoding of a file of ids or records (see :class:`VoorsPushOperator`).
+    :param delimiter: the CSV delimiter of such a file (default: sniffed from the header).
+    """
+
+    template_fields: Sequence[str] = (
+        "resource",
+        "remote_ids",
+        "records",
+        "ids",
+        "report_path",
+        "voors_conn_id",
+    )
+    ui_color = "#fee2e2"
+    _doing = "delete"
+
+    def __init__(
+        self,
+        *,
+        resource: str,
+        remote_ids: Any = None,
+        records: Any = None,
+        ids: Any = None,
+        missing_ok: bool = True,
+        voors_conn_id: str = "voors_default",
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        max_failures: int | float = 0,
+        report_path: Any = None,
+        array_size: int = DEFAULT_ARRAY_SIZE,
+        retry_limit: int | None = None,
+        hook_params: Mapping[str, Any] | None = None,
+        encoding: str | None = "auto",
+        delimiter: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            resource=resource,
+            voors_conn_id=voors_conn_id,
+            max_workers=max_workers,
+            max_failures=max_failures,
+            report_path=report_path,
+            array_size=array_size,
+            retry_limit=retry_limit,
+            hook_params=hook_params,
+            encoding=encoding,
+            delimiter=delimiter,
+            **kwargs,
+        )
+        given = [
+            name
+            for name, value in (("remote_ids", remote_ids), ("records", records), ("ids", ids))
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise AhgoraConfigError(
+                f"{self.task_id}: give exactly one of remote_ids, records or ids"
+                + (f" (got {', '.join(given)})." if given else ".")
+            )
+        by_id = deletes_by_id(resource)
+        if by_id and remote_ids is not None:
+            raise AhgoraConfigError(
+                f"{self.task_id}: Voors deletes {str(resource).strip('/')} by their Voors id: pass ids (or "
+                "records "
+                "with 'id')."
+            )
+        if by_id is False and ids is not None:
+            raise AhgoraConfigError(
+                f"{self.task_id}: Voors deletes {str(resource).strip('/')} by the remoteId they were sent "
+                "with: "
+                "pass remote_ids (or records with 'remoteId')."
+            )
+        self.remote_ids = remote_ids
+        self.records = records
+        self.ids = ids
+        self.missing_ok = missing_ok
+        self._mode = given[0]
+
+    def _kind(self) -> Any:
+        from airflow_provider_ahgora.voors_push import Deletes
+
+        return Deletes(self.voors_conn_id, self._mode, self.missing_ok)
+
+    def _source_value(self) -> Any:
+        return getattr(self, self._mode)
+
+    def _source_name(self) -> str:
+        return self._mode

@@ -22,9 +22,10 @@ import pytest
 import responses
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_provider_ahgora import voors_push as vp
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
-from airflow_provider_ahgora.operators import _voors_push as vp
-from airflow_provider_ahgora.operators.push import VoorsDeleteOperator, VoorsPushOperator
+from airflow_provider_ahgora.operators import push as push_ops
+from airflow_provider_ahgora.operators.push import VOORS_STATE_KEY, VoorsDeleteOperator, VoorsPushOperator
 from airflow_provider_ahgora.sandbox.data import make_cpf
 
 pytestmark = pytest.mark.filterwarnings("ignore:in a future version of UPath:PendingDeprecationWarning")
@@ -85,14 +86,14 @@ def voors_env(monkeypatch):
 def sleeps(monkeypatch) -> SleepRecorder:
     """Every hook the operators make sleeps into this recorder."""
     recorder = SleepRecorder()
-    original = vp._VoorsBatchOperator.get_hook
+    original = push_ops._VoorsBatchOperator.get_hook
 
     def get_hook(self):
         hook = original(self)
         hook.sleep = recorder
         return hook
 
-    monkeypatch.setattr(vp._VoorsBatchOperator, "get_hook", get_hook)
+    monkeypatch.setattr(push_ops._VoorsBatchOperator, "get_hook", get_hook)
     return recorder
 
 
@@ -166,7 +167,7 @@ class TestConstruction:
             push([], **kwargs)
 
     def test_unknown_resource(self):
-        with pytest.raises(AhgoraConfigError, match="unknown Voors resource 'usres'"):
+        with pytest.raises(AhgoraConfigError, match="(?i)unknown Voors resource 'usres'"):
             push([], resource="usres")
 
     @pytest.mark.parametrize("resource", ["users", "/users", "user", "goals/updateGoals", "goalsAchieved"])
@@ -205,22 +206,21 @@ class TestConstruction:
         with pytest.raises(AhgoraConfigError, match="deactivated, not deleted"):
             VoorsDeleteOperator(task_id="d", resource="users", remote_ids=["x"])
 
-    def test_catalogue_mirrors_the_registry(self):
-        from airflow_provider_ahgora.models.voors import RESOURCES, get_resource
+    def test_construction_checks_agree_with_the_registry_for_every_resource(self):
+        """One registry: what construction refuses (cheaply, without the models) is exactly what the
+        registry says a resource cannot do, under every name it answers to."""
+        from airflow_provider_ahgora.registry import RESOURCES
 
-        assert set(vp._CATALOGUE) == set(RESOURCES)
         for res in RESOURCES.values():
-            for alias in {res.name, res.path, res.path.strip("/"), res.envelope, res.delete_envelope} - {
-                "",
-                None,
-            }:
-                assert vp._catalogue_name(alias) == get_resource(alias).name, alias
-            abilities = vp._CATALOGUE[res.name][1]
-            pushable = res.model is not None and bool(res.operations & {"upsert", "create", "update"})
-            assert ("p" in abilities) == pushable, res.name
-            assert ("i" in abilities) == (res.supports("delete") and res.delete_by_path_id), res.name
-            assert ("a" in abilities) == res.delete_array, res.name
-            assert ("d" in abilities) == (res.supports("delete") and not res.delete_by_path_id), res.name
+            for alias in res.aliases:
+                for kind in (vp.Pushes("c"), vp.Deletes("c", "records", True)):
+                    able = kind.suitable(res)
+                    try:
+                        vp.check_resource_name("t", alias, kind.doing)
+                    except AhgoraConfigError:
+                        assert not able, (res.name, alias, kind.doing)
+                    else:
+                        assert able, (res.name, alias, kind.doing)
 
     def test_construction_imports_no_models_and_makes_no_call(self):
         code = """
@@ -261,6 +261,7 @@ class TestWire:
             "records": 1,
             "succeeded": 1,
             "failed": 0,
+            "unconfirmed": 0,
             "report_path": summary["report_path"],
         }
         call = responses.calls[0]
@@ -290,6 +291,7 @@ class TestWire:
         responses.put(f"{BASE}/departments/12", json={"data": {"department": {"id": 12}}})
         responses.put(f"{BASE}/departments/13", json={"data": {"department": {"id": 13}}})
         responses.post(f"{BASE}/departments", json={"data": {"department": {"id": 99}}})
+        baseline = responses.get(f"{BASE}/departments", json={"data": {"department": []}})
         records = [
             {"id": 12, "name": "Finance"},
             {"name": "New", "remoteId": "d-new", "branch": {"remoteId": "b1"}},
@@ -297,7 +299,8 @@ class TestWire:
         ]
         summary = push(records, resource="departments", max_workers=1).execute(ctx)
         assert summary["succeeded"] == 3
-        sent = {(c.request.method, c.request.url): body(c) for c in responses.calls}
+        assert baseline.call_count == 1  # the list before the create: what existed before it
+        sent = {(c.request.method, c.request.url): body(c) for c in responses.calls if c.request.body}
         assert sent[("PUT", f"{BASE}/departments/12")] == {"data": {"department": {"name": "Finance"}}}
         assert sent[("PUT", f"{BASE}/departments/13")] == {
             "data": {"department": {"description": "from a CSV"}}
@@ -793,45 +796,166 @@ class TestVerdict:
 
 
 class TestCreates:
-    @responses.activate
-    def test_ambiguous_create_is_not_repeated_and_a_retry_skips_what_was_created(self, ctx, sleeps):
+    """A create (departments, job roles, job functions, horaries without ``id``; posts) sent twice is
+    two records. The delivery journal keeps what each try did; creates are marked in flight before
+    their requests; a create whose outcome is unknown is looked for in the list, or reported."""
+
+    @staticmethod
+    def job_roles(fail: dict[str, str]) -> list[str]:
+        """A fake /jobRoles: POST creates (``fail[title]`` = ``"before"``: 503 without creating;
+        ``"after"``: creates, then 503, once each); GET lists what exists. Returns the titles created."""
         created: list[str] = []
+        failed: set[str] = set()
 
         def answer(request):
-            name = json.loads(request.body)["data"]["jobRole"]["title"]
-            if name == "flaky" and not created.count("flaky-503"):
-                created.append("flaky-503")
+            title = json.loads(request.body)["data"]["jobRole"]["title"]
+            when = fail.get(title)
+            if when and title not in failed:
+                failed.add(title)
+                if when == "after":
+                    created.append(title)
                 return 503, {}, json.dumps({"message": "busy"})
-            created.append(name)
-            return 201, {}, json.dumps({"data": {"jobRole": {"id": len(created), "title": name}}})
+            created.append(title)
+            return 201, {}, json.dumps({"data": {"jobRole": {"id": len(created), "title": title}}})
+
+        def listing(request):
+            roles = [{"id": i, "title": t} for i, t in enumerate(created, 1)]
+            return 200, {}, json.dumps({"data": {"jobRole": roles}})
 
         responses.add_callback(responses.POST, f"{BASE}/jobRoles", callback=answer)
+        responses.add_callback(responses.GET, f"{BASE}/jobRoles", callback=listing)
         responses.put(f"{BASE}/jobRoles/5", json={"data": {"jobRole": {"id": 5}}})
+        return created
+
+    @responses.activate
+    def test_a_create_whose_answer_was_lost_is_never_sent_again_and_a_retry_looks_for_it(self, ctx, sleeps):
+        created = self.job_roles({"flaky": "before"})
         records = [{"title": "a"}, {"title": "flaky"}, {"title": "b"}, {"id": 5, "title": "edited"}]
         op = push(records, resource="jobRoles", max_workers=1)
         with pytest.raises(AirflowException) as info:
             op.execute(ctx)
-        assert not isinstance(info.value, AirflowFailException)
+        assert not isinstance(info.value, AirflowFailException), "a retry can look for it: retryable"
         summary = ctx["ti"].xcoms["return_value"]
+        assert (summary["failed"], summary["unconfirmed"]) == (1, 1)
         [line] = report_lines(summary)
         assert line["index"] == 1
+        assert "outcome unknown" in line["reason"]
         assert "may have been created" in line["reason"]
-        assert created == ["a", "flaky-503", "b"], "the create was not repeated"
+        assert created == ["a", "b"], "the create was not repeated"
         assert sleeps.calls == []
-        stored = ctx["task_state_store"][vp.STATE_KEY]
-        assert stored["created"] == [[0, 0], [2, 2]]
+        journal = ctx["task_state_store"][VOORS_STATE_KEY]
+        assert journal["confirmed"] == [[0, 0], [2, 3]]
+        assert list(journal["unknown"]) == ["1"]
 
-        # the retry: only what was not created is created; the PUT (idempotent) is sent again
+        # the retry: the lost create is looked for (not found: it was not created), then sent; nothing
+        # delivered is sent again (the PUT neither)
         ctx["ti"].xcoms.clear()
+        puts = len([c for c in responses.calls if c.request.method == "PUT"])
         summary = op.execute(ctx)
         assert (summary["succeeded"], summary["failed"]) == (4, 0)
-        assert created == ["a", "flaky-503", "b", "flaky"]
-        assert vp.STATE_KEY not in ctx["task_state_store"], "forgotten once the task succeeds"
+        assert created == ["a", "b", "flaky"]
+        assert len([c for c in responses.calls if c.request.method == "PUT"]) == puts
+        assert VOORS_STATE_KEY not in ctx["task_state_store"], "forgotten once the task succeeds"
 
     @responses.activate
-    def test_state_of_another_input_is_ignored(self, ctx):
+    def test_a_create_done_before_its_answer_was_lost_is_found_not_doubled(self, ctx, logs):
+        created = self.job_roles({"flaky": "after"})
+        op = push([{"title": "a"}, {"title": "flaky"}], resource="jobRoles", max_workers=1)
+        with pytest.raises(AirflowException):
+            op.execute(ctx)
+        assert created == ["a", "flaky"]
+        summary = op.execute(ctx)
+        assert (summary["succeeded"], summary["failed"]) == (2, 0)
+        assert created == ["a", "flaky"], "found in the list: not created twice"
+        assert "1 found in Voors" in logs()
+
+    @responses.activate
+    def test_a_record_that_existed_before_is_not_taken_for_the_lost_create(self, ctx):
+        """The list before the creates is the baseline: a 'flaky' that was already there is not ours."""
+        created = self.job_roles({"flaky": "before"})
+        created.append("flaky")  # an old job role with the same title, there before the push
+        op = push([{"title": "flaky"}], resource="jobRoles", max_workers=1)
+        with pytest.raises(AirflowException):
+            op.execute(ctx)
+        summary = op.execute(ctx)
+        assert summary["succeeded"] == 1
+        assert created == ["flaky", "flaky"], "ours was not created by the first try: sent by the retry"
+
+    @responses.activate
+    def test_posts_cannot_be_looked_for_so_an_unknown_outcome_fails_without_retry(self, ctx):
+        posts: list[Any] = []
+
+        def answer(request):
+            posts.append(json.loads(request.body))
+            return 502, {}, "<html>Bad Gateway</html>"
+
+        responses.add_callback(responses.POST, f"{BASE}/posts", callback=answer)
+        op = push([{"type": "message", "body": "Feliz natal"}], resource="posts")
+        with pytest.raises(AirflowFailException, match="unknown outcome"):
+            op.execute(ctx)
+        assert len(posts) == 1
+        with pytest.raises(AirflowFailException, match="unknown outcome"):
+            op.execute(ctx)
+        assert len(posts) == 1, "never published twice, not even by a retry"
+        [line] = report_lines(ctx["ti"].xcoms["return_value"])
+        assert "no way to look for a posts record" in line["reason"]
+
+    @responses.activate
+    def test_a_worker_killed_mid_push_leaves_its_creates_in_the_journal(self, ctx, monkeypatch):
+        """SIGKILL (OOM, eviction) between requests: no exception handler runs. What left before is in
+        the journal as in flight; the retry finds the created ones and creates only the rest."""
+        from airflow_provider_ahgora.hooks.voors import VoorsHook
+
+        created = self.job_roles({})
+        records = [{"title": f"role {i}"} for i in range(30)]
+        original = VoorsHook.upsert
+        calls: list[int] = []
+
+        class Killed(BaseException):
+            pass
+
+        def dying(self: Any, *args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 12:
+                raise Killed
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(VoorsHook, "upsert", dying)
+        state_store = ctx["task_state_store"]
+        with pytest.raises(Killed):
+            push(records, resource="jobRoles", max_workers=2).execute(ctx)
+        journal = state_store[VOORS_STATE_KEY]
+        marked = sorted(vp_units(journal["inflight"]) | vp_units(journal["confirmed"]))
+        assert set(range(11)) <= set(marked), "every create that left was marked before it left"
+        monkeypatch.setattr(VoorsHook, "upsert", original)
+        summary = push(records, resource="jobRoles", max_workers=2).execute(ctx)
+        assert summary["succeeded"] == 30
+        assert sorted(created) == sorted(r["title"] for r in records), "each created exactly once"
+
+    @responses.activate
+    def test_journal_of_another_input_is_ignored(self, ctx):
         responses.post(f"{BASE}/horaries", json={"data": {"horary": {"id": 1}}})
-        ctx["task_state_store"][vp.STATE_KEY] = {"fingerprint": "other", "created": [[0, 0]]}
+        responses.get(f"{BASE}/horaries", json={"data": {"horary": []}})
+        ctx["task_state_store"][VOORS_STATE_KEY] = {"v": 1, "input": "other", "confirmed": [[0, 0]]}
         summary = push([{"title": "h"}], resource="horaries").execute(ctx)
         assert summary["succeeded"] == 1
-        assert len(responses.calls) == 1
+        assert len([c for c in responses.calls if c.request.method == "POST"]) == 1
+
+    @responses.activate
+    def test_creates_are_not_sent_when_the_journal_cannot_be_written(self, ctx):
+        class Unwritable(dict):
+            def set(self, key: str, value: Any, **_: Any) -> None:
+                raise RuntimeError("the API server is down")
+
+        created = self.job_roles({})
+        ctx["task_state_store"] = Unwritable()
+        with pytest.raises(AirflowException, match="journal could not be written") as info:
+            push([{"title": "x"}], resource="jobRoles").execute(ctx)
+        assert not isinstance(info.value, AirflowFailException)
+        assert created == []
+
+
+def vp_units(ranges: list[list[int]]) -> set[int]:
+    from airflow_provider_ahgora.journal import unranges
+
+    return unranges(ranges)

@@ -661,13 +661,13 @@ class _VoorsBatchOperator(PlainStringTemplatesMixin, BaseOperator):
             message = f"{head}, more than max_failures ({limit}) allows. {report}"
         if run.unknown > run.lookable:
             message += (
-                f" {run.unknown - run.lookable} record(s) have an unknown outcome that cannot be learnt (Voors "
-                "may have created them): they are never sent again automatically; check them in Voors."
+                f" {run.unknown - run.lookable} record(s) have an unknown outcome that cannot be learnt "
+                "(Voors may have created them): they are never sent again automatically; check them in Voors."
             )
         if run.lookable:
             message += (
-                f" {run.lookable} create(s) have an unknown outcome (the answer was lost): a retry of the task "
-                "looks for them in Voors first, and sends only those it does not find."
+                f" {run.lookable} create(s) have an unknown outcome (the answer was lost): a retry of the "
+                "task looks for them in Voors first, and sends only those it does not find."
             )
         retryable = run.transient + run.lookable
         if run.stop_fatal or (run.stop_reason is None and retryable == 0):

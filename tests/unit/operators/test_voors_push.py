@@ -167,7 +167,7 @@ class TestConstruction:
             push([], **kwargs)
 
     def test_unknown_resource(self):
-        with pytest.raises(AhgoraConfigError, match="(?i)unknown Voors resource 'usres'"):
+        with pytest.raises(AhgoraConfigError, match=r"(?i)unknown Voors resource 'usres'"):
             push([], resource="usres")
 
     @pytest.mark.parametrize("resource", ["users", "/users", "user", "goals/updateGoals", "goalsAchieved"])

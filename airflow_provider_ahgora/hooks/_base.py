@@ -385,9 +385,8 @@ class _Watchdog:
             elif self._heap[0][2] is call:
                 self._cond.notify()
 
-    def attach(self, call: _Call, conn: Any) -> None:
+    def attach(self, call: _Call, conn: Any, sock: Any) -> None:
         """``conn``'s socket now serves ``call`` (and no longer an earlier call on this connection)."""
-        sock = conn.sock
         if sock is None:
             return
         with self._cond:
@@ -440,23 +439,26 @@ _WATCHDOG = _Watchdog()
 
 
 class _DeadlineConnectionMixin:
-    """Registers the connection's socket with the current call, so that the watchdog can cut it."""
+    """Registers the connection's socket with the current call, so that the watchdog can cut it:
+    a new socket as soon as it is connected (the TLS handshake and a proxy tunnel are then under
+    the deadline too), a kept-alive one when a request starts on it."""
 
     sock: Any
     _ahgora_call: _Call | None = None
 
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
+    def _new_conn(self) -> Any:
+        sock = super()._new_conn()  # type: ignore[misc]
         call = _current_call()
         if call is not None:
-            _WATCHDOG.attach(call, self)
+            _WATCHDOG.attach(call, self, sock)
+        return sock
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         call = _current_call()
         if call is not None:
             call.sent = True
-            if self.sock is not None:  # a kept-alive connection; a new one registers in connect()
-                _WATCHDOG.attach(call, self)
+            if self.sock is not None:  # kept alive, or wrapped in TLS since it was connected
+                _WATCHDOG.attach(call, self, self.sock)
         super().request(*args, **kwargs)  # type: ignore[misc]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -89,16 +90,20 @@ class _FakeHTTPServer(ThreadingHTTPServer):
 
 
 class FakeServer:
-    """A scripted HTTP server on 127.0.0.1: ``answer(handler)`` answers every request."""
+    """A scripted HTTP server on 127.0.0.1: ``answer(handler)`` answers every request. With
+    ``tls`` (an ``ssl.SSLContext``) it speaks HTTPS."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, tls: ssl.SSLContext | None = None) -> None:
         self.answer = answer
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         self.connections = 0
         self.sockets: list[socket.socket] = []
+        self.scheme = "https" if tls is not None else "http"
         self._server = _FakeHTTPServer(("127.0.0.1", 0), FakeHandler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.fake = self
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
         self._thread.daemon = True
@@ -106,7 +111,7 @@ class FakeServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def close(self) -> None:
         self.stop.set()
@@ -120,12 +125,13 @@ class FakeServer:
 
 
 @pytest.fixture
-def fake_server() -> Iterator[Callable[[Answer], FakeServer]]:
-    """``fake_server(answer)`` starts a :class:`FakeServer`; all are stopped when the test ends."""
+def fake_server() -> Iterator[Callable[..., FakeServer]]:
+    """``fake_server(answer, tls=None)`` starts a :class:`FakeServer`; all are stopped when the test
+    ends."""
     servers: list[FakeServer] = []
 
-    def start(answer: Answer) -> FakeServer:
-        server = FakeServer(answer)
+    def start(answer: Answer, tls: ssl.SSLContext | None = None) -> FakeServer:
+        server = FakeServer(answer, tls)
         servers.append(server)
         return server
 
@@ -157,3 +163,49 @@ def point_pontoweb_at(monkeypatch: pytest.MonkeyPatch, url: str, **extra: Any) -
 
 def point_voors_at(monkeypatch: pytest.MonkeyPatch, url: str, **extra: Any) -> None:
     set_conn(monkeypatch, "voors_default", conn_type="voors", host=url, password=VOORS_TOKEN, extra=extra)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files): ``(cert, key)``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.fixture
+def tls_server_context(tls_files: tuple[str, str]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls_files)
+    return context

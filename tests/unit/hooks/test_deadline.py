@@ -122,6 +122,27 @@ class TestDeadline:
         assert len(server.requests) == 2
         assert len(hook.sleep.calls) == 1
 
+    @pytest.mark.parametrize("trickle", [_trickle_all, _trickle_body], ids=["headers", "body"])
+    def test_over_tls_too(self, fake_server, monkeypatch, tls_files, tls_server_context, trickle):
+        server = fake_server(trickle(), tls=tls_server_context)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_files[0])  # trust the test's own certificate
+        point_pontoweb_at(monkeypatch, server.url)
+        hook = _hook(timeout=1)
+        t0 = time.monotonic()
+        with pytest.raises(AhgoraConnectionError) as info:
+            hook.get_reckon_status("p")
+        assert time.monotonic() - t0 < 2.5
+        _assert_deadline(info.value, 1)
+
+    def test_tls_answers_in_time_pass(self, fake_server, monkeypatch, tls_files, tls_server_context):
+        server = fake_server(json_answer(200, STATUS), tls=tls_server_context)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_files[0])
+        point_pontoweb_at(monkeypatch, server.url)
+        hook = _hook(timeout=2)
+        for _ in range(20):
+            assert hook.get_reckon_status("p").status == "processing"
+        assert server.connections == 1
+
     async def test_the_async_path_has_the_same_deadline(self, fake_server, monkeypatch):
         server = fake_server(_trickle_all())
         point_pontoweb_at(monkeypatch, server.url)
@@ -164,7 +185,7 @@ class TestWatchdog:
             on_time = _base._Call(0.2)
             for call, sock in ((late, late_a), (on_time, ok_a)):
                 _base._WATCHDOG.watch(call)
-                _base._WATCHDOG.attach(call, Conn(sock))
+                _base._WATCHDOG.attach(call, Conn(sock), sock)
             assert _base._WATCHDOG.finish(on_time) is False
             late_a.settimeout(3)
             t0 = time.monotonic()
@@ -187,9 +208,9 @@ class TestWatchdog:
             conn = Conn(a)
             first, second = _base._Call(0.2), _base._Call(30)
             _base._WATCHDOG.watch(first)
-            _base._WATCHDOG.attach(first, conn)
+            _base._WATCHDOG.attach(first, conn, a)
             _base._WATCHDOG.watch(second)
-            _base._WATCHDOG.attach(second, conn)  # kept alive, now serving the second call
+            _base._WATCHDOG.attach(second, conn, a)  # kept alive, now serving the second call
             time.sleep(0.5)  # the first call's deadline passes while it was never marked done
             b.sendall(b"y")
             a.settimeout(2)

@@ -118,7 +118,8 @@ def _child(unique: str, out_dir: str, page_size: int, trace: bool, top: int) -> 
 
     from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
     from airflow_provider_ahgora.models.pontoweb import ReckonResultsPage, ReckonStatus
-    from airflow_provider_ahgora.operators.reckon import PontoWebReckonResultsOperator, _storage_path
+    from airflow_provider_ahgora.operators.reckon import PontoWebReckonResultsOperator
+    from airflow_provider_ahgora.storage import storage_path as _storage_path
 
     # The operator and the hook log a line per page, as in a task (to this process's stdout, which
     # the driver captures and discards): that is part of the measured path.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_ahgora._limits import MAX_PUSH_BYTES as MAX_PUSH_BYTES  # re-exported
 from airflow_provider_ahgora._limits import MAX_PUSH_RECORDS as MAX_PUSH_RECORDS  # re-exported
@@ -190,8 +190,15 @@ class PontoWebHook(AhgoraRestHook):
         path = f"/reckons/process/status/{quote_segment(process)}"
         return await self._arequest("GET", path, parse=ReckonStatus.model_validate, what="reckon status")
 
-    def iter_reckon_results(self, unique: str, page_size: int = MAX_PAGE_SIZE) -> Iterator[ReckonResultsPage]:
+    def iter_reckon_results(
+        self, unique: str, page_size: int = MAX_PAGE_SIZE, *, raw: bool = False
+    ) -> Iterator[ReckonResultsPage | RawResultsPage]:
         """Yield the result pages of a reckon until a page comes back empty.
+
+        With ``raw=True`` each page is a :class:`RawResultsPage`: ``total`` read as an int and the
+        records exactly as PontoWeb sent them (dicts: a number stays a number), checked only for what
+        reading them safely needs (``data`` is an array of objects). That is what the results operator
+        writes; it costs a fraction of building the models.
 
         **Reading consumes**: PontoWeb returns each record once. A read whose answer may have been
         lost after the server consumed it is never repeated: it raises
@@ -213,7 +220,7 @@ class PontoWebHook(AhgoraRestHook):
                     path,
                     params={"limit": page_size},
                     retry="safe",
-                    parse=_results_page,
+                    parse=_raw_results_page if raw else _results_page,
                     what="results page",
                 )
             except AhgoraTransientError as exc:
@@ -391,6 +398,28 @@ def _process_args(unique: str | None, subunique: str | None) -> dict[str, Any]:
     params = {"subunique": subunique} if subunique else {"unique": unique}
     # the process monitor is documented with Accept-Version v2 only
     return {"params": params, "headers": {"Accept-Version": "v2"}}
+
+
+class RawResultsPage(NamedTuple):
+    """A results page as received: ``total`` (an int, or ``None`` when not given or not a number) and
+    the records of ``data``, untouched."""
+
+    total: int | None
+    data: list[dict[str, Any]]
+
+
+def _raw_results_page(answer: Mapping[str, Any]) -> RawResultsPage:
+    """A results page whose records are kept as sent: ``data`` must be an array of objects (anything
+    else would read as the empty page that ends the results, or lose a record)."""
+    from airflow_provider_ahgora.models.pontoweb import _lenient_int
+
+    data = answer.get("data")
+    if not isinstance(data, list):
+        raise ValueError(f"'data' must be an array of records, got {_kind(data)}")
+    for index, record in enumerate(data):
+        if not isinstance(record, dict):
+            raise ValueError(f"'data[{index}]' must be a record (an object), got {_kind(record)}")
+    return RawResultsPage(_lenient_int(answer.get("total")), data)
 
 
 def _results_page(answer: Mapping[str, Any]) -> ReckonResultsPage:

@@ -441,8 +441,9 @@ class Punch(ResponseModel):
     """One clocking. Its ``date`` may differ from the day it belongs to (night shifts)."""
 
     date: LenientStr | None = None
-    hour: LenientStr | None = None
-    """"HHMM", e.g. "0800"."""
+    hour: int | str | None = None
+    """"HHMM", e.g. "0800"; kept exactly as given (the number ``30`` is 00:30 and stays a number, so that
+    it means the same whichever path it takes: the transforms read both)."""
     type: LenientStr | None = None
     """"O" clock/online, "I" manual entry, "BI" break."""
     label: LenientStr | None = None

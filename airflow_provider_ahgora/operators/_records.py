@@ -48,11 +48,12 @@ import json
 import logging
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
+from airflow_provider_ahgora.storage import default_report_path as default_report_path  # re-exported
+from airflow_provider_ahgora.storage import partial_path, storage_path
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
@@ -119,17 +120,12 @@ _CSV_QUOTE = '"'
 
 
 def _storage_path(target: Any) -> ObjectStoragePath:
-    from airflow_provider_ahgora.operators.reckon import _storage_path as storage_path
-
     return storage_path(target)
 
 
 def _report_path(target: Any) -> ObjectStoragePath:
-    """The report's path: a target ending in ``/`` is a directory, the report is its ``failures.jsonl``
-    (not the ``results.jsonl`` that the results operator's helper would name it, and overwrite)."""
-    if isinstance(target, str) and target.strip().endswith("/"):
-        target = target.strip() + "failures.jsonl"
-    return _storage_path(target)
+    """The report's path: a target ending in ``/`` is a directory, the report is its ``failures.jsonl``."""
+    return storage_path(target, directory_file="failures.jsonl")
 
 
 def _shown(source: Any) -> str:
@@ -885,13 +881,6 @@ class PlainStringTemplatesMixin:
         return super().render_template(content, context, jinja_env, seen_oids)  # type: ignore[misc]
 
 
-def default_report_path(context: Mapping[str, Any], filename: str = "failures.jsonl") -> str:
-    """``$AIRFLOW_HOME/data/ahgora/<dag>/<run>/<task>[/<map>]/failures.jsonl`` (a local path)."""
-    from airflow_provider_ahgora.operators.reckon import default_output_path
-
-    return os.path.join(os.path.dirname(default_output_path(context)), filename)
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -907,7 +896,7 @@ class FailureReport:
     def __init__(self, target: Any, *, keep: Iterable[Mapping[str, Any]] = ()) -> None:
         self.target = _report_path(target)
         self.count = 0
-        self._tmp = self.target.parent / f".{self.target.name}.{secrets.token_hex(4)}.partial"
+        self._tmp = partial_path(self.target)
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self._handle: Any = self._tmp.open("w", encoding="utf-8")
         for entry in keep:

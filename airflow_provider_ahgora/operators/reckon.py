@@ -11,14 +11,10 @@ Guarantees, and what happens at each failure point, are in ``docs/operators_reck
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import os
-import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +24,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraBadRequestError,
     AhgoraConfigError,
     AhgoraDailyLimitError,
+    AhgoraError,
     AhgoraExpiredError,
     AhgoraNotFoundError,
     AhgoraTransientError,
@@ -35,12 +32,17 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraValidationError,
 )
 from airflow_provider_ahgora.journal import JournalWriteError, RetryState, retry_state
+from airflow_provider_ahgora.results import CSV_COLUMNS as _CSV_COLUMNS
+from airflow_provider_ahgora.results import TOTAL_READINGS
+from airflow_provider_ahgora.results import csv_rows as csv_rows  # re-exported
+from airflow_provider_ahgora.storage import default_output_path as default_output_path  # re-exported
+from airflow_provider_ahgora.storage import sibling, storage_path
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
 
     from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-    from airflow_provider_ahgora.models.pontoweb import ReckonRecord, ReckonStartRequest, ReckonStatus
+    from airflow_provider_ahgora.models.pontoweb import ReckonStartRequest, ReckonStatus
 
 __all__ = [
     "CSV_COLUMNS",
@@ -56,21 +58,8 @@ __all__ = [
 #: Key of the reckon operator's entry in ``task_state_store`` (Airflow 3.3+). Renaming it would make
 #: in-flight retries start a second reckon.
 STATE_KEY = "ahgora_reckon"
-#: Columns of the flat CSV written with ``csv=True``: one row per result and per punch.
-CSV_COLUMNS: tuple[str, ...] = (
-    "employee",
-    "paymentDate",
-    "infotype",
-    "day",
-    "kind",
-    "event",
-    "name",
-    "value",
-    "type",
-    "date",
-    "hour",
-    "label",
-)
+#: Columns of the flat CSV written with ``csv=True`` (defined with the results engine).
+CSV_COLUMNS = _CSV_COLUMNS
 #: PontoWeb's largest results page (the hook's ``MAX_PAGE_SIZE``, not imported from it: constructing an
 #: operator must not import the wire layer).
 MAX_PAGE_SIZE = 1000
@@ -645,113 +634,9 @@ class PontoWebReckonOperator(BaseOperator):
 # --------------------------------------------------------------------------------------------------
 
 
-def _safe_segment(value: Any) -> str:
-    text = re.sub(r"[^A-Za-z0-9._=-]+", "_", str(value)).strip("._") or "_"
-    return text[:200]
-
-
-def default_output_path(context: Mapping[str, Any]) -> str:
-    """``$AIRFLOW_HOME/data/ahgora/<dag>/<run>/<task>[/<map>]/results.jsonl`` (a local path)."""
-    ti = context.get("ti") or context.get("task_instance")
-    home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
-    dag_id = getattr(ti, "dag_id", None) or "dag"
-    run_id = getattr(ti, "run_id", None) or context.get("run_id") or "run"
-    task_id = getattr(ti, "task_id", None) or "task"
-    parts = [home, "data", "ahgora", _safe_segment(dag_id), _safe_segment(run_id), _safe_segment(task_id)]
-    map_index = getattr(ti, "map_index", -1)
-    if isinstance(map_index, int) and map_index >= 0:
-        parts.append(str(map_index))
-    return os.path.join(*parts, "results.jsonl")
-
-
 def _storage_path(target: Any) -> ObjectStoragePath:
-    """An ``ObjectStoragePath`` for a path or URI; a scheme that no provider registers (such as
-    ``memory://``) falls back to fsspec's own filesystem for it."""
-    from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-    if isinstance(target, ObjectStoragePath):
-        return target
-    text = str(target).strip()
-    directory = text.endswith("/")
-    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", text)
-    if match is None:
-        text = os.path.abspath(os.path.expanduser(text))
-    elif match.group(1).lower() != "file":
-        _ensure_filesystem(match.group(1).lower())
-    path = ObjectStoragePath(text)
-    return path / "results.jsonl" if directory else path
-
-
-def _ensure_filesystem(protocol: str) -> None:
-    try:
-        from airflow.sdk.io import attach, has_fs
-    except ImportError:  # Airflow 2
-        from airflow.io import has_fs  # type: ignore[no-redef,attr-defined,unused-ignore]
-        from airflow.io.store import attach  # type: ignore[no-redef,unused-ignore]
-    if has_fs(protocol):
-        return
-    import fsspec
-
-    try:
-        fs = fsspec.filesystem(protocol)
-    except (ImportError, ValueError):
-        return  # let ObjectStoragePath say that nothing handles this scheme
-    store = attach(protocol, fs=fs)
-    try:
-        store.fs  # noqa: B018 - a store attached earlier without a filesystem raises here
-    except ValueError:
-        store.fs = fs  # type: ignore[misc]
-
-
-def csv_rows(record: ReckonRecord | Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """The flat CSV rows of one record: one per result (monthly or daily) and one per punch."""
-    wire = record.to_wire() if hasattr(record, "to_wire") else dict(record)
-    base = {
-        "employee": wire.get("employee"),
-        "paymentDate": wire.get("paymentDate"),
-        "infotype": wire.get("infotype"),
-    }
-    for result in wire.get("results") or ():
-        yield {**base, "kind": "monthly", **_result_cells(result)}
-    for entry in wire.get("daily") or ():
-        day = entry.get("day")
-        for result in entry.get("results") or ():
-            yield {**base, "day": day, "kind": "daily", **_result_cells(result)}
-        for punch in entry.get("punches") or ():
-            yield {
-                **base,
-                "day": day,
-                "kind": "punch",
-                "type": punch.get("type"),
-                "date": punch.get("date"),
-                "hour": punch.get("hour"),
-                "label": punch.get("label"),
-            }
-
-
-def _result_cells(result: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "event": result.get("event"),
-        "name": result.get("name"),
-        "value": result.get("value"),
-        "type": result.get("type"),
-    }
-
-
-def _csv_path_for(path: ObjectStoragePath) -> ObjectStoragePath:
-    name = path.name
-    for suffix in (".jsonl", ".json", ".ndjson"):
-        if name.endswith(suffix):
-            return path.parent / f"{name[: -len(suffix)]}.csv"
-    return path.parent / f"{name}.csv"
-
-
-def _unlink_quietly(path: ObjectStoragePath) -> None:
-    try:
-        if path.exists():
-            path.unlink()
-    except Exception:  # noqa: S110 - best effort cleanup of a temporary object
-        pass
+    """An ``ObjectStoragePath`` for a path or URI (a target ending in ``/`` gets ``results.jsonl``)."""
+    return storage_path(target, directory_file="results.jsonl")
 
 
 def _map_read_error(task_id: str, unique: str, exc: Exception) -> Exception:
@@ -781,29 +666,31 @@ class PontoWebReckonResultsOperator(BaseOperator):
     """Read every result record of a finished reckon into a JSON Lines file, exactly once.
 
     PontoWeb's results read *consumes* what it returns, so a read that fails half-way would lose
-    records on a plain retry. This operator's rule:
+    records on a plain retry. This operator's rule (the engine is :mod:`airflow_provider_ahgora.results`):
 
-    1. **Reconsume first, every try.** Before its first read each try calls
-       ``reconsume(unique)``, which makes every record readable again, so a try always reads the
-       whole set from the start whatever an earlier try (or anyone else) consumed. There is no way
-       to prove that nobody consumed records before (a human, another task, a try killed
-       mid-read), so the operator does not guess. Each call counts toward PontoWeb's limit of
+    1. **Reconsume first, every try.** Before its first read each try calls ``reconsume(unique)``,
+       which makes every record readable again, so a try always reads the whole set from the start
+       whatever an earlier try (or anyone else) consumed. Each call counts toward PontoWeb's limit of
        1000 reconsumes per unique: one per try.
-    2. **Stream to a temporary object.** Page by page (``page_size`` records per request, memory
-       bounded by one page), records are written to a hidden temporary object next to the target
-       (and the CSV rows to another).
-    3. **Check, then commit.** When the records read equal ``total`` (given by the first page), the
-       temporary objects are renamed onto their final names (an atomic rename on a local disk, a
-       copy then delete on object stores, where the final object appears whole or not at all). If
-       the count differs (someone read concurrently), nothing is committed and the try fails.
+    2. **Stream to a temporary object.** Page by page until a page comes back empty (``page_size``
+       records per request, memory bounded by one page), the records are written, exactly as PontoWeb
+       sent them, to a hidden temporary object next to the target (and the CSV rows to another). A
+       record served twice (someone reconsumed while this try was reading) is written once.
+    3. **Check, then commit.** ``total`` (given by the first page) is documented with several
+       meanings: the number of employees, of days counted or with punches, and of records. When what
+       was read matches one of them (or the one ``total_reading`` names), the temporary objects are
+       renamed onto their final names (an atomic rename on a local disk, a copy then delete on object
+       stores, where the final object appears whole or not at all). When it matches none, records
+       went missing (someone read concurrently): nothing is committed and the try fails.
 
     So any failure mid-way (a read interrupted after the server consumed its page, a network error,
     the worker killed) leaves no final file, and the next try reconsumes and reads everything
     again: the final file holds every record once, no more, no less. Expired results (410) or an
     unknown unique fail at once (``AirflowFailException``): start a new reckon.
 
-    Each line is one object of the API's ``data[]``, as received (its wire form). With ``csv=True``
-    a flat CSV is written too, one row per result and per punch, with columns :data:`CSV_COLUMNS`.
+    Each line is one object of the API's ``data[]``, exactly as received. With ``csv=True`` a flat CSV
+    is written too, one row per result and per punch, with columns :data:`CSV_COLUMNS`, through the
+    provider's CSV writer (formula injection neutralised; ``csv_dialect`` as the transforms' writer).
 
     :param unique: the reckon's unique id (templated), e.g. ``{{ ti.xcom_pull('reckon')['unique'] }}``.
     :param output_path: where to write (templated): a local path, or an ``ObjectStoragePath`` URI
@@ -812,9 +699,16 @@ class PontoWebReckonResultsOperator(BaseOperator):
         ``$AIRFLOW_HOME/data/ahgora/<dag>/<run>/<task>[/<map>]/results.jsonl``.
     :param page_size: records per request, 1 to 1000. Default 1000.
     :param csv: also write the flat CSV next to it (``results.csv``). Default False.
+    :param csv_dialect: the CSV's dialect: ``"rfc4180"`` (default), ``"excel"`` or ``"excel-br"``.
+    :param total_reading: what ``total`` counts: ``"any"`` (default: any documented meaning),
+        ``"records"``, ``"employees"``, ``"days"``, ``"days with punches"``, ``"days with results"``,
+        or ``"none"`` (not checked). Pin it when your PontoWeb is known to use one meaning: ``"any"``
+        could take a read that lost records for complete if what remains happens to match another
+        meaning.
     :param pontoweb_conn_id: the PontoWeb connection id (templated).
 
-    Returns ``{"path", "records", "csv_path"}`` (``csv_path`` is None without ``csv``).
+    Returns ``{"path", "records", "csv_path", "total", "duplicates"}`` (``csv_path`` is None without
+    ``csv``; ``total`` as PontoWeb announced it; ``duplicates``: records served twice, written once).
     """
 
     template_fields: Sequence[str] = ("unique", "output_path", "pontoweb_conn_id")
@@ -827,6 +721,8 @@ class PontoWebReckonResultsOperator(BaseOperator):
         output_path: Any = None,
         page_size: int = 1000,
         csv: bool = False,
+        csv_dialect: str | None = None,
+        total_reading: str = "any",
         pontoweb_conn_id: str = "pontoweb_default",
         **kwargs: Any,
     ) -> None:
@@ -839,10 +735,17 @@ class PontoWebReckonResultsOperator(BaseOperator):
             raise AhgoraConfigError(
                 f"{self.task_id}: page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}."
             )
+        if total_reading not in ("any", "none", *TOTAL_READINGS):
+            raise AhgoraConfigError(
+                f"{self.task_id}: total_reading must be 'any', 'none' or one of "
+                f"{', '.join(repr(r) for r in TOTAL_READINGS)}, got {total_reading!r}."
+            )
         self.unique = unique
         self.output_path = output_path
         self.page_size = page_size
         self.csv = csv
+        self.csv_dialect = csv_dialect
+        self.total_reading = total_reading
         self.pontoweb_conn_id = pontoweb_conn_id
 
     def get_hook(self) -> PontoWebHook:
@@ -860,135 +763,53 @@ class PontoWebReckonResultsOperator(BaseOperator):
         return unique
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_ahgora.results import ResultsRead
+
         unique = self._unique()
         target = self.output_path
         if target is None or (isinstance(target, str) and not target.strip()):
             target = default_output_path(context)
         final = _storage_path(target)
-        csv_final = _csv_path_for(final) if self.csv else None
+        csv_final = sibling(final, ".csv") if self.csv else None
         ti = context.get("ti")
-        token = f"{getattr(ti, 'try_number', 0)}-{uuid.uuid4().hex[:8]}"
-        temps = [final.parent / f".{final.name}.{token}.partial"]
-        if csv_final is not None:
-            temps.append(csv_final.parent / f".{csv_final.name}.{token}.partial")
-
+        read = ResultsRead(
+            unique,
+            final,
+            csv_final,
+            page_size=self.page_size,
+            total_reading=self.total_reading,
+            csv_dialect=self.csv_dialect,
+            token=f"{getattr(ti, 'try_number', 0)}-{uuid.uuid4().hex[:8]}",
+            log=self.log,
+        )
         hook = self.get_hook()
         try:
-            try:
-                self.log.info(
-                    "Reconsuming reckon %s before reading, so that this try reads every record from the "
-                    "start (each reconsume counts toward PontoWeb's limit of 1000 per unique).",
-                    unique,
-                )
-                hook.reconsume(unique)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                records, total = self._stream(hook, unique, temps)
-            except Exception as exc:
-                for temp in temps:
-                    _unlink_quietly(temp)
-                mapped = _map_read_error(self.task_id, unique, exc)
-                if mapped is exc:
-                    raise
-                raise mapped from exc
-            # commit: the CSV first, the JSON Lines last (the JSON Lines file's presence means done)
-            if csv_final is not None:
-                csv_final.parent.mkdir(parents=True, exist_ok=True)
-                temps[1].rename(csv_final)
-            temps[0].rename(final)
+            counts = read.run(hook)
+        except AirflowException as exc:
+            if not isinstance(exc, AhgoraError):
+                raise AirflowException(f"{self.task_id}: {exc}") from exc
+            mapped = _map_read_error(self.task_id, unique, exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
         finally:
             hook.close()
-        self._remove_leftovers(final)
-        if csv_final is not None:
-            self._remove_leftovers(csv_final)
         self.log.info(
-            "Wrote %d record(s) of reckon %s to %s%s (total announced by PontoWeb: %s).",
-            records,
+            "Wrote %d record(s) of reckon %s to %s%s (total announced by PontoWeb: %s%s).",
+            counts.records,
             unique,
             final,
             f" and {csv_final}" if csv_final is not None else "",
-            "unknown" if total is None else total,
+            "unknown" if counts.total is None else counts.total,
+            f"; {counts.duplicates} served twice, written once" if counts.duplicates else "",
         )
-        return {"path": str(final), "records": records, "csv_path": str(csv_final) if csv_final else None}
-
-    def _stream(
-        self, hook: PontoWebHook, unique: str, temps: list[ObjectStoragePath]
-    ) -> tuple[int, int | None]:
-        """Read every page into the temporary objects; returns (records read, total announced)."""
-        records = 0
-        total: int | None = None
-        pages = 0
-        with ExitStack() as stack:
-            out = stack.enter_context(temps[0].open("w", encoding="utf-8", newline="\n"))
-            handles = [out]
-            writer = None
-            if len(temps) > 1:
-                csv_out = stack.enter_context(temps[1].open("w", encoding="utf-8", newline=""))
-                handles.append(csv_out)
-                writer = csv.DictWriter(csv_out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-                writer.writeheader()
-            iterator = hook.iter_reckon_results(unique, page_size=self.page_size)
-            stack.callback(getattr(iterator, "close", lambda: None))
-            for page in iterator:
-                pages += 1
-                if total is None:
-                    total = page.total
-                elif page.total is not None and page.total != total:
-                    self.log.warning(
-                        "Reckon %s: page %d announces total %s, the first %s.",
-                        unique,
-                        pages,
-                        page.total,
-                        total,
-                    )
-                for record in page.data:
-                    out.write(json.dumps(record.to_wire(), ensure_ascii=False, separators=(",", ":")))
-                    out.write("\n")
-                    if writer is not None:
-                        writer.writerows(csv_rows(record))
-                records += len(page.data)
-                for handle in handles:  # hand each page to the filesystem: memory holds one page at most
-                    handle.flush()
-                pct = f" ({100.0 * records / total:.0f}%)" if total else ""
-                self.log.info(
-                    "Reckon %s: %d/%s record(s) read%s.",
-                    unique,
-                    records,
-                    total if total is not None else "?",
-                    pct,
-                )
-                del page  # do not keep this page alive while the next one is fetched
-        if total is None:
-            if records:
-                self.log.warning(
-                    "Reckon %s: PontoWeb announced no total, so the count of %d record(s) read until an "
-                    "empty page cannot be checked.",
-                    unique,
-                    records,
-                )
-        elif records > total:
-            # read until an empty page, so nothing is lost; PontoWeb's `total` is documented loosely
-            # ("employees", "days with punches"), so more records than announced is only a warning
-            self.log.warning(
-                "Reckon %s: read %d record(s), more than the total of %d PontoWeb announced; all were kept.",
-                unique,
-                records,
-                total,
-            )
-        elif records < total:
-            raise AirflowException(
-                f"{self.task_id}: read {records} record(s) of reckon {unique} but PontoWeb announced "
-                f"{total}: someone else read (or reconsumed) its results at the same time. Nothing was "
-                "written; the next try reconsumes and reads everything again."
-            )
-        return records, total
-
-    def _remove_leftovers(self, final: ObjectStoragePath) -> None:
-        """Best effort: temporary objects left by tries that were killed."""
-        try:
-            for leftover in final.parent.glob(f".{final.name}.*.partial"):
-                _unlink_quietly(leftover)
-        except Exception as exc:
-            self.log.debug("Could not list leftovers next to %s: %s", final, exc)
+        return {
+            "path": str(final),
+            "records": counts.records,
+            "csv_path": str(csv_final) if csv_final else None,
+            "total": counts.total,
+            "duplicates": counts.duplicates,
+        }
 
 
 # --------------------------------------------------------------------------------------------------

@@ -74,8 +74,12 @@ def daily(i: int) -> dict[str, Any]:
 class FakeResults:
     """The results of one reckon, as PontoWeb serves them: reading consumes, reconsume rewinds."""
 
-    def __init__(self, records: list[dict[str, Any]], *, announce_total: bool = True) -> None:
+    def __init__(
+        self, records: list[dict[str, Any]], *, announce_total: bool = True, total: Any = None
+    ) -> None:
         self.records = records
+        #: what ``total`` announces (default: the number of records)
+        self.total = total
         self.cursor = 0
         self.reads = 0
         self.reconsumes = 0
@@ -113,7 +117,7 @@ class FakeResults:
             return 503, {}, json.dumps({"error": "Service Unavailable"})
         body: dict[str, Any] = {"company": "a000101", "unique": UNIQUE, "data": page}
         if self.announce_total:
-            body["total"] = len(self.records)
+            body["total"] = len(self.records) if self.total is None else self.total
         text = json.dumps(body)
         if fault == "malformed":
             text = text[: len(text) // 2]
@@ -204,7 +208,13 @@ class TestHappyPath:
         assert fake.reconsumes == 1
         assert fake.reads == 5  # 3 + 3 + 3 + 1, then the empty page that proves nothing is left
         assert limits == {"3"}
-        assert result == {"path": str(target), "records": len(RECORDS), "csv_path": None}
+        assert result == {
+            "path": str(target),
+            "records": len(RECORDS),
+            "csv_path": None,
+            "total": len(RECORDS),
+            "duplicates": 0,
+        }
         assert read_lines(str(target)) == RECORDS  # exactly as received, once, in order
         assert leftovers(str(target.parent)) == []
 
@@ -219,18 +229,10 @@ class TestHappyPath:
         assert read_lines(str(target)) == RECORDS
         assert "cannot be checked" in caplog.text + capsys.readouterr().out
 
-    def test_more_records_than_total_are_all_kept(self, hooks, tmp_path, caplog, capsys):
-        """`total` is documented loosely: never stop at it, read until the empty page."""
-        fake = FakeResults(RECORDS)
-        original = fake._read
-
-        def understated(request: Any) -> tuple[int, dict, str]:
-            status, headers, text = original(request)
-            body = json.loads(text)
-            body["total"] = 4
-            return status, headers, json.dumps(body)
-
-        fake._read = understated  # type: ignore[method-assign]
+    def test_more_than_total_under_every_reading_is_all_kept(self, hooks, tmp_path, caplog, capsys):
+        """Never stop at `total`: read until the empty page. More than announced however total is read
+        (10 records, 7 employees, 3 days against 2) cannot have lost anything: kept, with a warning."""
+        fake = FakeResults(RECORDS, total=2)
         target = tmp_path / "results.jsonl"
         with responses.RequestsMock() as rsps:
             fake.install(rsps)
@@ -418,11 +420,129 @@ class TestExactlyOnce:
         target = tmp_path / "results.jsonl"
         with responses.RequestsMock() as rsps:
             fake.install(rsps)
-            with pytest.raises(AirflowException, match=r"read 7 record\(s\).*announced 10") as info:
+            with pytest.raises(AirflowException, match=r"read 7 records, .* announced a total of 10") as info:
                 make_op(output_path=str(target)).execute(ctx())
         assert not isinstance(info.value, AirflowFailException)
         assert not target.exists()
         assert leftovers(str(tmp_path)) == []
+
+    @pytest.mark.parametrize(
+        ("records", "total", "reading"),
+        [
+            ([monthly(i) for i in range(5)], 5, "records and employees"),
+            ([daily(i) for i in range(4)] + [monthly(i) for i in range(4)], 4, "employees and days"),
+            (
+                [
+                    dict(
+                        daily(0),
+                        daily=[dict(daily(0)["daily"][0], day=f"2026-01-{d:02d}") for d in range(1, 23)],
+                    )
+                ],
+                22,
+                "days",
+            ),
+            ([monthly(0), daily(0), daily(1)], 3, "records"),
+        ],
+    )
+    def test_a_complete_read_passes_under_every_documented_meaning_of_total(
+        self, hooks, tmp_path, records, total, reading
+    ):
+        """Seed 001: total counts employees (monthly), days (daily.punches / daily.totals) or records
+        (every example, the FAQ). With days, every try of a daily reckon used to fail."""
+        fake = FakeResults(records, total=total)
+        target = tmp_path / "results.jsonl"
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            result = make_op(output_path=str(target)).execute(ctx())
+        assert result["records"] == len(records)
+        assert read_lines(str(target)) == records
+        assert fake.reconsumes == 1
+
+    @pytest.mark.parametrize("total", [11, 12, 40])
+    def test_records_missing_under_every_reading_fail_the_try(self, hooks, tmp_path, total):
+        fake = FakeResults(RECORDS, total=total)  # 10 records, 7 employees, 3 days: none is 11, 12, 40
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            with pytest.raises(AirflowException, match="matches none of them"):
+                make_op(output_path=str(tmp_path / "r.jsonl")).execute(ctx())
+        assert not (tmp_path / "r.jsonl").exists()
+
+    def test_less_than_total_under_one_reading_fails(self, hooks, tmp_path):
+        """10 records and 7 employees against 4, but 3 days: a day may be missing under that reading."""
+        fake = FakeResults(RECORDS, total=4)
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            with pytest.raises(AirflowException, match="matches none of them"):
+                make_op(output_path=str(tmp_path / "r.jsonl")).execute(ctx())
+
+    def test_days_read_missing_records_still_fail(self, hooks, tmp_path):
+        """total as days: a read that lost a daily record counts fewer days and fails."""
+        records = [
+            dict(daily(i), daily=[dict(daily(i)["daily"][0], day=f"2026-01-{d:02d}") for d in range(1, 11)])
+            for i in range(5)
+        ]
+        fake = FakeResults(records, total=50)  # 5 employees x 10 days
+        fake.stolen[2] = 1  # someone consumed one record (10 days) mid-read
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            with pytest.raises(AirflowException, match="40 days"):
+                make_op(output_path=str(tmp_path / "r.jsonl")).execute(ctx())
+
+    def test_a_record_served_twice_is_committed_once(self, hooks, tmp_path, caplog, capsys):
+        """Someone reconsumed while this try was reading: the server starts over, and the records already
+        read come again. Each is written once, and the count checks out (it used to commit 9 lines for
+        5 employees, with a warning)."""
+        records = [monthly(i) for i in range(5)]
+        fake = FakeResults(records)
+
+        def someone_reconsumes(read: int) -> None:
+            if read == 2:
+                fake.cursor = 0
+
+        fake.on_read = someone_reconsumes
+        target = tmp_path / "results.jsonl"
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            result = make_op(output_path=str(target)).execute(ctx())
+        assert read_lines(str(target)) == records
+        assert (result["records"], result["duplicates"]) == (5, 3)
+        assert "served twice" in caplog.text + "".join(capsys.readouterr())
+
+    @pytest.mark.parametrize("reading", ["records", "employees"])
+    def test_a_pinned_reading_is_the_only_one_accepted(self, hooks, tmp_path, reading):
+        records = [monthly(i) for i in range(3)] + [monthly(i) for i in range(3, 5)]
+        fake = FakeResults(records, total=5)
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            assert (
+                make_op(output_path=str(tmp_path / "r.jsonl"), total_reading=reading).execute(ctx())[
+                    "records"
+                ]
+                == 5
+            )
+        fake = FakeResults([daily(i) for i in range(3)], total=3)  # 3 records = 3 employees = 3 days
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            make_op(output_path=str(tmp_path / "d.jsonl"), total_reading="days").execute(ctx())
+
+    def test_total_reading_is_checked(self):
+        with pytest.raises(AhgoraConfigError, match="total_reading"):
+            make_op(total_reading="lines")
+
+    def test_numbers_stay_numbers_in_the_file(self, hooks, tmp_path):
+        """The file is the records as received: a punch hour sent as the number 30 stays 30 (the model
+        used to turn it into the string "30", which the transforms refuse as ambiguous)."""
+        record = daily(0)
+        record["daily"][0]["punches"][0]["hour"] = 30
+        record["daily"][0]["results"][0]["value"] = 16.5
+        fake = FakeResults([record])
+        target = tmp_path / "results.jsonl"
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            make_op(output_path=str(target)).execute(ctx())
+        [line] = read_lines(str(target))
+        assert line["daily"][0]["punches"][0]["hour"] == 30
+        assert line["daily"][0]["results"][0]["value"] == 16.5
 
     def test_leftovers_of_killed_tries_are_removed_on_success(self, hooks, tmp_path):
         (tmp_path / ".results.jsonl.1-deadbeef.partial").write_text("half")

@@ -1,0 +1,132 @@
+"""Where the provider writes: paths and URIs as ``ObjectStoragePath`` (a local disk, ``s3://``,
+``gs://``, ``memory://``, ...), the default places of results and reports, and the atomic commit.
+
+A file we write is first written whole to a hidden temporary object next to its target
+(``.<name>.<token>.partial``) and then renamed onto it: a local rename is atomic, and on object stores
+(a copy then a delete) the final object appears whole or not at all. So a reader never sees half a
+file, and a try killed mid-write leaves at most a temporary object, which the next successful write
+of the same target removes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+__all__ = [
+    "default_output_path",
+    "default_report_path",
+    "partial_path",
+    "remove_leftovers",
+    "sibling",
+    "storage_path",
+    "unlink_quietly",
+]
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def storage_path(target: Any, *, directory_file: str | None = None) -> ObjectStoragePath:
+    """An ``ObjectStoragePath`` for a path, URI or path object. A scheme that no provider registers
+    (such as ``memory://``) falls back to fsspec's own filesystem for it.
+
+    :param directory_file: for a target ending in ``/`` (a directory), the file in it.
+    """
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    if isinstance(target, ObjectStoragePath):
+        return target
+    text = str(target).strip()
+    directory = text.endswith("/")
+    match = _SCHEME.match(text)
+    if match is None:
+        text = os.path.abspath(os.path.expanduser(text))
+    elif match.group(1).lower() != "file":
+        _ensure_filesystem(match.group(1).lower())
+    path = ObjectStoragePath(text)
+    return path / directory_file if directory and directory_file else path
+
+
+def _ensure_filesystem(protocol: str) -> None:
+    try:
+        from airflow.sdk.io import attach, has_fs
+    except ImportError:  # Airflow 2
+        from airflow.io import has_fs  # type: ignore[no-redef,attr-defined,unused-ignore]
+        from airflow.io.store import attach  # type: ignore[no-redef,unused-ignore]
+    if has_fs(protocol):
+        return
+    import fsspec
+
+    try:
+        fs = fsspec.filesystem(protocol)
+    except (ImportError, ValueError):
+        return  # let ObjectStoragePath say that nothing handles this scheme
+    store = attach(protocol, fs=fs)
+    try:
+        store.fs  # noqa: B018 - a store attached earlier without a filesystem raises here
+    except ValueError:
+        store.fs = fs  # type: ignore[misc]
+
+
+def _safe_segment(value: Any) -> str:
+    text = re.sub(r"[^A-Za-z0-9._=-]+", "_", str(value)).strip("._") or "_"
+    return text[:200]
+
+
+def default_output_path(context: Mapping[str, Any], filename: str = "results.jsonl") -> str:
+    """``$AIRFLOW_HOME/data/ahgora/<dag>/<run>/<task>[/<map>]/<filename>`` (a local path)."""
+    ti = context.get("ti") or context.get("task_instance")
+    home = os.environ.get("AIRFLOW_HOME") or os.path.join(os.path.expanduser("~"), "airflow")
+    dag_id = getattr(ti, "dag_id", None) or "dag"
+    run_id = getattr(ti, "run_id", None) or context.get("run_id") or "run"
+    task_id = getattr(ti, "task_id", None) or "task"
+    parts = [home, "data", "ahgora", _safe_segment(dag_id), _safe_segment(run_id), _safe_segment(task_id)]
+    map_index = getattr(ti, "map_index", -1)
+    if isinstance(map_index, int) and map_index >= 0:
+        parts.append(str(map_index))
+    return os.path.join(*parts, filename)
+
+
+def default_report_path(context: Mapping[str, Any], filename: str = "failures.jsonl") -> str:
+    """``$AIRFLOW_HOME/data/ahgora/<dag>/<run>/<task>[/<map>]/failures.jsonl`` (a local path)."""
+    return default_output_path(context, filename)
+
+
+def sibling(
+    path: ObjectStoragePath, suffix: str, replace: tuple[str, ...] = (".jsonl", ".json", ".ndjson")
+) -> Any:
+    """``results.jsonl`` -> ``results.csv``: the same name with another suffix, next to it."""
+    name = path.name
+    for old in replace:
+        if name.endswith(old):
+            return path.parent / f"{name[: -len(old)]}{suffix}"
+    return path.parent / f"{name}{suffix}"
+
+
+def partial_path(final: ObjectStoragePath, token: str | None = None) -> Any:
+    """The hidden temporary object a write goes to before it is committed onto ``final``."""
+    return final.parent / f".{final.name}.{token or secrets.token_hex(4)}.partial"
+
+
+def unlink_quietly(path: ObjectStoragePath) -> None:
+    try:
+        if path.exists():
+            path.unlink()
+    except Exception:  # noqa: S110 - best effort cleanup of a temporary object
+        pass
+
+
+def remove_leftovers(final: ObjectStoragePath, log: Any = None) -> None:
+    """Best effort: temporary objects next to ``final`` left by tries that were killed."""
+    try:
+        for leftover in final.parent.glob(f".{final.name}.*.partial"):
+            unlink_quietly(leftover)
+    except Exception as exc:
+        if log is not None:
+            log.debug("Could not list leftovers next to %s: %s", final, exc)

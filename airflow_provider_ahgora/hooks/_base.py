@@ -535,16 +535,19 @@ class WireSettings:
         return self.scrubber.scrub(text, limit)
 
 
-def build_base_url(conn: Connection, default_host: str | None, service: str, where: str) -> str:
+def build_base_url(
+    conn: Connection, default_host: str | None, service: str, where: str, field: str = "Host field"
+) -> str:
     """``scheme://host[:port][/path]`` from a connection, refusing plain http off loopback.
 
     ``where`` names the connection in messages (``Connection 'x'``, or ``The connection`` in a test
-    from the UI, whose connection id is a temporary one).
+    from the UI, whose connection id is a temporary one); ``field`` names the host field as the
+    connection form labels it.
     """
     host = (conn.host or "").strip() or (default_host or "")
     if not host:
         raise AhgoraConfigError(
-            f"{where} has no host: set the {service} API base URL in its Host field "
+            f"{where} has no host: set the {service} API base URL in its {field} "
             "(e.g. https://api.example.com/integration)."
         )
     schema = (conn.schema or "").strip()
@@ -555,11 +558,11 @@ def build_base_url(conn: Connection, default_host: str | None, service: str, whe
     parts = urlsplit(host)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise AhgoraConfigError(
-            f"{where}: the Host field must be an http(s) URL such as https://api.example.com."
+            f"{where}: the {field} must be an http(s) URL such as https://api.example.com."
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise AhgoraConfigError(
-            f"{where}: the Host field must not carry a query string, fragment or credentials; "
+            f"{where}: the {field} must not carry a query string, fragment or credentials; "
             "put the credentials in the connection's login/password fields."
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
@@ -684,6 +687,8 @@ class AhgoraRestHook(BaseHook):
 
     service_name = "API"
     conn_name_attr = "conn_id"
+    #: How the connection form labels the host field (messages of a connection test name it).
+    host_field = "Host field"
 
     def __init__(
         self,
@@ -1184,18 +1189,19 @@ class AhgoraRestHook(BaseHook):
         if isinstance(exc, AhgoraMalformedAnswerError):
             return (
                 f"The server{where} answered, but not as the {service} API does ({exc.api_message}): check "
-                "the Host field (the API base URL, including its path)."
+                f"the {self.host_field} (the API base URL, including its path)."
             )
         if isinstance(exc, AhgoraConnectionError):
             return (
-                f"Could not reach {service}{where}: {exc.api_message}. Check the Host field (scheme, host "
-                "name, port) and that this Airflow can reach that address; the test made one attempt."
+                f"Could not reach {service}{where}: {exc.api_message}. Check the {self.host_field} "
+                "(scheme, host name, port) and that this Airflow can reach that address; the test made one "
+                "attempt."
             )
         if isinstance(exc, AhgoraWrongEndpointError):
             return (
                 f"The server{where} is not the {service} API: it answered HTTP {exc.http_status} with "
-                f"{exc.api_message.removeprefix('the answer is ')}. Check the Host field (the API base URL, "
-                "including its path)."
+                f"{exc.api_message.removeprefix('the answer is ')}. Check the {self.host_field} (the API "
+                "base URL, including its path)."
             )
         if isinstance(exc, AhgoraTransientError):
             return (

@@ -53,6 +53,7 @@ class VoorsHook(AhgoraRestHook):
     conn_type = "voors"
     hook_name = "Voors"
     service_name = "Voors"
+    host_field = "API base URL (Host) field"
 
     def __init__(self, voors_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(voors_conn_id, **kwargs)
@@ -81,7 +82,7 @@ class VoorsHook(AhgoraRestHook):
                 f"{where}: the API base URL holds a token parameter. Tokens in URLs end up in logs "
                 "and proxies: remove it and put the token in the API token (Password) field."
             )
-        base_url = build_base_url(conn, None, "Voors", where)
+        base_url = build_base_url(conn, None, "Voors", where, self.host_field)
         token = (conn.password or "").strip()
         if not token:
             raise AhgoraConfigError(f"{where} has no API token: set it in the API token (Password) field.")
@@ -396,6 +397,6 @@ class VoorsHook(AhgoraRestHook):
             shape = "an empty body" if answer is None else "JSON that is not an object"
             return False, (
                 f"The server at {base} answered 200 with {shape} to GET /departments/0, which is not a "
-                "Voors answer: check the API base URL (Host field), including its path."
+                f"Voors answer: check the {self.host_field}, including its path."
             )
         return True, f"Connection to Voors at {base} works: token accepted."

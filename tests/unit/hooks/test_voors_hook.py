@@ -491,7 +491,7 @@ class TestConnectionTestIsStrict:
         assert not ok
         assert "phjWoC89" not in message
         assert "has no host" in message
-        assert "Host field" in message
+        assert "API base URL (Host) field" in message  # as the Voors form labels it
 
     def test_outside_a_test_the_id_is_named(self, monkeypatch):
         set_conn(monkeypatch, "my_voors", conn_type="voors", password="a-token")
@@ -518,7 +518,7 @@ class TestConnectionTestIsStrict:
         assert slept == []
         assert f"Could not reach Voors at http://127.0.0.1:{port}" in message
         assert "retried with backoff" not in message
-        assert "Host field" in message
+        assert "API base URL (Host) field" in message
 
     def test_a_silent_host_fails_within_the_test_deadline(self, monkeypatch, fake_server):
         import time

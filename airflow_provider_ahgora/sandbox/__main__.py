@@ -64,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
         help='a fault, e.g. \'{"route": "GET /reckons/*", "kind": "reset", "on_calls": [3]}\' (repeatable)',
     )
     parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="play another reading of the documents: results_total=days|employees|records, page_cap=50, "
+        "status_case=upper|title, empty_as_list=true (repeatable; see docs/sandbox.rst)",
+    )
+    parser.add_argument(
         "--no-strict-references",
         action="store_true",
         help="do not enforce Voors' ordering rules (leaders and users before the records naming them)",
@@ -71,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pontoweb-conn-id", default="pontoweb_default")
     parser.add_argument("--voors-conn-id", default="voors_default")
     return parser
+
+
+def _quirk(item: str) -> tuple[str, Any]:
+    """``page_cap=50`` -> ``("page_cap", 50)``: the value read as JSON when it is JSON, else as text."""
+    name, sep, value = item.partition("=")
+    if not sep:
+        raise ValueError(f"--quirk takes NAME=VALUE, got {item!r}")
+    try:
+        return name.strip(), json.loads(value)
+    except ValueError:
+        return name.strip(), value.strip()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             options[name] = getattr(args, name)
     try:
         faults = [Fault.from_spec(json.loads(spec)) for spec in args.fault]
+        quirks = dict(_quirk(item) for item in args.quirk)
         sandbox = Sandbox(
             employees=args.employees,
             seed=args.seed,
@@ -94,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             forbidden=args.forbidden,
             strict_references=not args.no_strict_references,
+            quirks=quirks,
             **options,
         )
     except ValueError as exc:

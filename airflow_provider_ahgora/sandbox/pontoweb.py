@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ahgora.models.vocabulary import Feature
 from airflow_provider_ahgora.registry import MAX_PUSH_BYTES, MAX_PUSH_RECORDS, PUSH_ROUTES
-from airflow_provider_ahgora.sandbox._common import ApiError, SandboxClock, iso_ms
+from airflow_provider_ahgora.sandbox._common import ApiError, Quirks, SandboxClock, iso_ms
 
 if TYPE_CHECKING:
     from airflow_provider_ahgora.sandbox.data import SyntheticCompany
@@ -230,6 +230,7 @@ class PontoWebEmulator:
         results_ttl: float = 72 * 3600.0,
         unique_window: float = 15 * 60.0,
         max_reconsumes: int = 1000,
+        quirks: Quirks | None = None,
     ) -> None:
         if speed <= 0 or push_speed <= 0:
             raise ValueError("speed and push_speed must be positive (use float('inf') for instant)")
@@ -244,6 +245,8 @@ class PontoWebEmulator:
         self.results_ttl = results_ttl
         self.unique_window = unique_window
         self.max_reconsumes = max_reconsumes
+        #: the readings of the documents this emulator plays (shared with the server, changeable live)
+        self.quirks = quirks or Quirks()
         self._lock = threading.RLock()
         self.reset()
 
@@ -257,6 +260,7 @@ class PontoWebEmulator:
             self._by_subunique: dict[str, Push] = {}
             self._by_push_unique: dict[str, list[Push]] = {}
             self._window: tuple[str, float] | None = None
+            self._totals: dict[tuple[str, str], int] = {}
             #: Valid pushed records by resource, keyed by their identifier (last write wins).
             self.stored: dict[str, dict[str, Any]] = {name: {} for name in PUSH_RESOURCES}
             #: Rejection rules: resource -> identifier -> the monitor's message for that record.
@@ -384,7 +388,7 @@ class PontoWebEmulator:
             raise pw_error(400, "Process not found", version)
         now = self.clock()
         return {
-            "status": reckon.status(now),
+            "status": self.quirks.status(reckon.status(now)),
             "unique": reckon.unique,
             "process": reckon.process,
             "company": reckon.company,
@@ -454,6 +458,7 @@ class PontoWebEmulator:
                 limit = 0
             if not 1 <= limit <= MAX_PAGE:
                 raise pw_error(400, f'"limit" must be an integer from 1 to {MAX_PAGE}, got {raw!r}', version)
+        limit = self.quirks.page(limit)
         reckon = self._readable(unique, version, "read")
         with reckon.lock:
             records = self._ensure_records(reckon)
@@ -462,7 +467,10 @@ class PontoWebEmulator:
             reckon.cursor = start + len(page)
             reckon.delivered += len(page)
             reckon.reads += 1
-            total = len(records)
+            reading = self.quirks.results_total
+            total = self._totals.get((reckon.unique, reading))
+            if total is None:  # counted once per reckon and reading: a page stays O(page)
+                total = self._totals[(reckon.unique, reading)] = _total(records, reading)
         return {"company": reckon.company, "unique": reckon.unique, "total": total, "data": page}
 
     def reconsume(self, unique: str, version: str) -> dict[str, Any]:
@@ -574,9 +582,9 @@ class PontoWebEmulator:
             "company": self.company,
             "unique": pushes[0].unique,
             "subunique": sub or pushes[-1].subunique,
-            "status": _push_status(done, len(errors)),
+            "status": self.quirks.status(_push_status(done, len(errors))),
             "progress": {"done": str(done), "total": str(total)},
-            "data": {"errors": errors},
+            "data": [] if self.quirks.empty_as_list and not errors else {"errors": errors},
         }
 
     # -- control and inspection -----------------------------------------------------------------
@@ -627,6 +635,20 @@ class PontoWebEmulator:
 # --------------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------------
+
+
+def _total(records: list[dict[str, Any]], reading: str) -> int:
+    """What ``total`` counts under ``reading`` (see the sandbox's ``Quirks``)."""
+    if reading == "records":
+        return len(records)
+    if reading == "employees":
+        return len({r.get("employee") for r in records})
+    days = [d for r in records for d in r.get("daily") or ()]
+    if reading == "days with punches":
+        return sum(1 for d in days if d.get("punches"))
+    if reading == "days with results":
+        return sum(1 for d in days if d.get("results"))
+    return len(days)
 
 
 def _validate_start(body: Any, version: str) -> dict[str, Any]:

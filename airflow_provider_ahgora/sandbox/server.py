@@ -31,7 +31,14 @@ from socketserver import TCPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
-from airflow_provider_ahgora.sandbox._common import MAX_READ_BODY, ApiError, SandboxClock, dumps, iso_ms
+from airflow_provider_ahgora.sandbox._common import (
+    MAX_READ_BODY,
+    ApiError,
+    Quirks,
+    SandboxClock,
+    dumps,
+    iso_ms,
+)
 from airflow_provider_ahgora.sandbox.faults import (
     TRICKLE_CHUNK,
     TRICKLE_MAX_CHUNKS,
@@ -335,6 +342,10 @@ class Sandbox:
     :param strict_references: enforce Voors' ordering rules (leaders and users first).
     :param record_limit: how many requests the inspection API keeps (oldest dropped; 0: none).
     :param data: a prebuilt :class:`~airflow_provider_ahgora.sandbox.data.SyntheticCompany`.
+    :param quirks: the readings of the documents to play where they allow several
+        (:class:`~airflow_provider_ahgora.sandbox._common.Quirks` or a dict of its fields: what
+        ``total`` counts, a page size cap, the case of statuses, PHP's ``[]`` for an empty object);
+        change them live with :meth:`set_quirks`.
     """
 
     def __init__(
@@ -358,6 +369,7 @@ class Sandbox:
         max_running: int = 4,
         allow_remote: bool = False,
         data: Any = None,
+        quirks: Quirks | dict[str, Any] | None = None,
     ) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ValueError(
@@ -374,6 +386,7 @@ class Sandbox:
         self.host = host
         self.requested_port = port
         self.clock = SandboxClock(clock)
+        self.quirks = Quirks.from_spec(quirks)
         self.pontoweb = PontoWebEmulator(
             data,
             self.clock,
@@ -383,10 +396,15 @@ class Sandbox:
             push_speed=push_speed,
             daily_limit=daily_limit,
             max_running=max_running,
+            quirks=self.quirks,
         )
         digits = re.sub(r"\D", "", company)
         self.voors = VoorsEmulator(
-            data, self.clock, company_id=int(digits) if digits else 1, strict_references=strict_references
+            data,
+            self.clock,
+            company_id=int(digits) if digits else 1,
+            strict_references=strict_references,
+            quirks=self.quirks,
         )
         self.faults = FaultSet(seed)
         self._users: dict[str, str] = {login: password}
@@ -514,6 +532,14 @@ class Sandbox:
         }
 
     # -- control ----------------------------------------------------------------------------------
+
+    def set_quirks(self, **quirks: Any) -> dict[str, Any]:
+        """Change the readings of the documents the sandbox plays (see :class:`Quirks`), live; the
+        fields not given keep their value. Returns them all."""
+        merged = Quirks.from_spec({**self.quirks.describe(), **quirks})
+        for name in Quirks.FIELDS:
+            setattr(self.quirks, name, getattr(merged, name))
+        return self.quirks.describe()
 
     def add_fault(self, route: str | None = None, kind: str = "status", **options: Any) -> Fault:
         """Add a fault. ``route`` is ``"GET /reckons/*"`` (method optional; glob, or ``re:`` regex);
@@ -655,6 +681,7 @@ class Sandbox:
             "pontoweb": self.pontoweb.snapshot(),
             "voors": self.voors.snapshot(),
             "faults": self.list_faults(),
+            "quirks": self.quirks.describe(),
             "forbidden": self.forbidden,
             "requests": len(self._requests),
         }
@@ -1020,6 +1047,13 @@ class Sandbox:
             if parts[1] not in self.voors.store:
                 return _json_answer(404, {"error": f"unknown Voors resource {parts[1]!r}"})
             return _json_answer(200, self.voors_records(parts[1]))
+        if head == "quirks" and len(parts) == 1:
+            if method == "GET":
+                return _json_answer(200, self.quirks.describe())
+            if method in ("PUT", "POST", "PATCH"):
+                if not isinstance(body, dict):
+                    raise ValueError('send the quirks as a JSON object, e.g. {"status_case": "upper"}')
+                return _json_answer(200, self.set_quirks(**body))
         if head == "faults":
             if len(parts) == 1 and method == "GET":
                 return _json_answer(200, self.list_faults())

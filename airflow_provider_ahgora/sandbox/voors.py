@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ahgora.sandbox._common import ApiError, SandboxClock, canonical, iso_ms
+from airflow_provider_ahgora.sandbox._common import ApiError, Quirks, SandboxClock, canonical, iso_ms
 
 if TYPE_CHECKING:
     from airflow_provider_ahgora.models.voors import VoorsResource
@@ -90,6 +90,7 @@ class VoorsEmulator:
         *,
         company_id: int = 101,
         strict_references: bool = True,
+        quirks: Quirks | None = None,
     ) -> None:
         from airflow_provider_ahgora.models.voors import RESOURCES
 
@@ -97,6 +98,7 @@ class VoorsEmulator:
         self.clock = clock
         self.company_id = company_id
         self.strict_references = strict_references
+        self.quirks = quirks or Quirks()
         self.resources = RESOURCES
         self._lock = threading.RLock()
         self._goal_users: list[dict[str, Any]] | None = None
@@ -528,6 +530,10 @@ class VoorsEmulator:
         months = _months(start, end)
         skip = paging.get("skip", 0)
         limit = paging.get("limit")
+        if limit is not None:
+            limit = self.quirks.page(limit)
+        elif self.quirks.page_cap is not None:
+            limit = self.quirks.page_cap
         out: list[dict[str, Any]] = []
         matched = 0
         with self._lock:

@@ -249,3 +249,81 @@ def test_command_line_stops_on_ctrl_c_even_when_sigint_was_ignored():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# --------------------------------------------------------------------------------------------------
+# Quirks: the other readings of the documents
+# --------------------------------------------------------------------------------------------------
+
+
+def test_quirks_are_read_and_changed_live_through_the_control_api(sandbox, pw):
+    control = f"{sandbox.control_url}/quirks"
+    assert requests.get(control, timeout=5).json() == {
+        "results_total": "records",
+        "page_cap": None,
+        "status_case": "lower",
+        "empty_as_list": False,
+    }
+    answer = requests.put(control, json={"status_case": "upper", "page_cap": 2}, timeout=5)
+    assert answer.status_code == 200
+    assert answer.json()["status_case"] == "upper"
+    assert sandbox.quirks.page_cap == 2
+    assert requests.get(sandbox.control_url + "/state", timeout=5).json()["quirks"]["page_cap"] == 2
+    started = pw.post(
+        f"{sandbox.base_url}/reckons/process/start",
+        json={"month": "01", "year": "2026", "rescission": False},
+        timeout=5,
+    )
+    process = started.json()["process"]
+    sandbox.finish_reckon(process)
+    status = pw.get(f"{sandbox.base_url}/reckons/process/status/{process}", timeout=5).json()
+    assert status["status"] == "DONE"
+    page = pw.get(f"{sandbox.base_url}/reckons/{status['unique']}", params={"limit": 1000}, timeout=5).json()
+    assert len(page["data"]) == 2  # capped, whatever was asked
+    assert page["total"] == len(list(sandbox.data.reckon_records("01", "2026")))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"status_case": "shouting"}, "status_case"),
+        ({"page_cap": 0}, "page_cap"),
+        ({"results_total": "lines"}, "results_total"),
+        ({"colour": "red"}, "unknown quirk"),
+    ],
+)
+def test_bad_quirks_are_refused_by_name(sandbox, body, message):
+    answer = requests.put(f"{sandbox.control_url}/quirks", json=body, timeout=5)
+    assert answer.status_code == 400
+    assert message in answer.json()["error"]
+    assert sandbox.quirks.describe()["status_case"] == "lower", "nothing changed"
+
+
+@pytest.mark.parametrize("reading", ["employees", "days", "days with punches"])
+def test_results_total_under_each_reading(reading):
+    with Sandbox(employees=4, speed=float("inf"), quirks={"results_total": reading}) as sb:
+        hook_session = requests.Session()
+        hook_session.auth = (sb.login, sb.password)
+        started = hook_session.post(
+            f"{sb.base_url}/reckons/process/start",
+            json={
+                "month": "01",
+                "year": "2026",
+                "rescission": False,
+                "features": ["daily.punches", "monthly"],
+            },
+            timeout=5,
+        ).json()
+        unique = hook_session.get(
+            f"{sb.base_url}/reckons/process/status/{started['process']}", timeout=5
+        ).json()["unique"]
+        page = hook_session.get(f"{sb.base_url}/reckons/{unique}", timeout=5).json()
+        records = list(sb.data.reckon_records("01", "2026", features=["daily.punches", "monthly"]))
+        days = [d for r in records for d in r.get("daily") or ()]
+        want = {
+            "employees": len({r["employee"] for r in records}),
+            "days": len(days),
+            "days with punches": sum(1 for d in days if d.get("punches")),
+        }[reading]
+        assert page["total"] == want
+        assert want != len(records)

@@ -20,7 +20,7 @@ from tests.unit.hooks.conftest import json_answer, point_pontoweb_at, point_voor
 STATUS = {"status": "processing", "process": "p", "progress": {"done": 1, "total": 10}}
 
 
-def _trickle_all(delay: float = 0.05):
+def _trickle_all(delay: float = 0.1):
     """The status line, the headers and the body, one byte every ``delay`` seconds."""
 
     def answer(handler):
@@ -30,7 +30,7 @@ def _trickle_all(delay: float = 0.05):
     return answer
 
 
-def _trickle_body(delay: float = 0.05):
+def _trickle_body(delay: float = 0.1):
     """Status line and headers at once, then the body one byte every ``delay`` seconds."""
 
     def answer(handler):
@@ -63,7 +63,7 @@ class TestDeadline:
         with pytest.raises(AhgoraConnectionError) as info:
             hook.get_reckon_status("p")
         elapsed = time.monotonic() - t0
-        assert elapsed < 2.5, f"the call lasted {elapsed:.1f} s with a 1 s timeout"
+        assert elapsed < 4, f"the call lasted {elapsed:.1f} s with a 1 s timeout"
         _assert_deadline(info.value, 1)
 
     def test_trickled_body_stops_at_the_deadline(self, fake_server, monkeypatch):
@@ -72,7 +72,7 @@ class TestDeadline:
         t0 = time.monotonic()
         with pytest.raises(AhgoraConnectionError) as info:
             _hook(timeout=1).get_reckon_status("p")
-        assert time.monotonic() - t0 < 2.5
+        assert time.monotonic() - t0 < 4
         _assert_deadline(info.value, 1)
 
     def test_the_connections_timeout_extra_is_the_deadline(self, fake_server, monkeypatch):
@@ -81,7 +81,7 @@ class TestDeadline:
         t0 = time.monotonic()
         with pytest.raises(AhgoraConnectionError, match="1 s deadline"):
             _hook().get_reckon_status("p")
-        assert time.monotonic() - t0 < 2.5
+        assert time.monotonic() - t0 < 4
 
     def test_a_held_request_names_the_deadline(self, fake_server, monkeypatch):
         server = fake_server(lambda h: h.hold(10))
@@ -90,7 +90,7 @@ class TestDeadline:
         t0 = time.monotonic()
         with pytest.raises(AhgoraConnectionError) as info:
             hook.list("departments")
-        assert time.monotonic() - t0 < 2
+        assert time.monotonic() - t0 < 3
         _assert_deadline(info.value, 0.5)
 
     def test_a_trickled_results_read_is_never_repeated(self, fake_server, monkeypatch):
@@ -131,7 +131,7 @@ class TestDeadline:
         t0 = time.monotonic()
         with pytest.raises(AhgoraConnectionError) as info:
             hook.get_reckon_status("p")
-        assert time.monotonic() - t0 < 2.5
+        assert time.monotonic() - t0 < 4
         _assert_deadline(info.value, 1)
 
     def test_tls_answers_in_time_pass(self, fake_server, monkeypatch, tls_files, tls_server_context):
@@ -149,7 +149,7 @@ class TestDeadline:
         t0 = time.monotonic()
         with pytest.raises(AhgoraConnectionError) as info:
             await _hook(timeout=1).aget_reckon_status("p")
-        assert time.monotonic() - t0 < 2.5
+        assert time.monotonic() - t0 < 4
         _assert_deadline(info.value, 1)
 
     def test_answers_in_time_keep_one_connection_and_leave_nothing_behind(self, fake_server, monkeypatch):

@@ -513,7 +513,7 @@ class TestConnectionTestIsStrict:
         hook.sleep = slept.append
         t0 = time.monotonic()
         ok, message = hook.test_connection()
-        assert time.monotonic() - t0 < 2
+        assert time.monotonic() - t0 < 3
         assert not ok
         assert slept == []
         assert f"Could not reach Voors at http://127.0.0.1:{port}" in message
@@ -530,7 +530,7 @@ class TestConnectionTestIsStrict:
         set_conn(monkeypatch, "voors_default", conn_type="voors", host=server.url, password="tok-x")
         t0 = time.monotonic()
         ok, message = VoorsHook().test_connection()  # connection timeout 60 s: the test caps it
-        assert time.monotonic() - t0 < 2.5
+        assert time.monotonic() - t0 < 4
         assert not ok
         assert "1 s deadline" in message
         assert len(server.requests) == 1

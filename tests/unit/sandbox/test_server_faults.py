@@ -266,7 +266,7 @@ class TestTrickle:
         t0 = time.perf_counter()
         with pytest.raises(AhgoraReadInterruptedError, match="1 s deadline"):
             next(hook.iter_reckon_results(unique))
-        assert time.perf_counter() - t0 < 3
+        assert time.perf_counter() - t0 < 5
         hook.close()
 
     def test_chunks_are_capped(self):

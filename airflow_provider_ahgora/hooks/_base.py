@@ -41,6 +41,7 @@ import html
 import ipaddress
 import itertools
 import json
+import logging
 import os
 import random
 import re
@@ -436,6 +437,20 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+
+
+class _CutHeadersFilter(logging.Filter):
+    """Drops urllib3's "Failed to parse headers" warning (with its traceback) when it only reports
+    the headers our own watchdog cut at the deadline: the call fails with a message that says so."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        call = _current_call()
+        return not (
+            call is not None and call.expired and str(record.msg).startswith("Failed to parse headers")
+        )
+
+
+logging.getLogger("urllib3.connection").addFilter(_CutHeadersFilter())
 
 
 class _DeadlineConnectionMixin:

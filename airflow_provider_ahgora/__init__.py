@@ -12,8 +12,9 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "get_provider_info"]
 
-#: Connection form of the ``pontoweb`` type: the Airflow 3 UI renders it from provider metadata,
-#: Airflow 2.11 from the hook's ``get_connection_form_widgets`` / ``get_ui_field_behaviour``.
+#: Connection form of the ``pontoweb`` type: Airflow 3.2+ renders it from this provider metadata,
+#: Airflow 2.11 and 3.1 from the hook's ``get_connection_form_widgets`` / ``get_ui_field_behaviour``
+#: (built from the same dicts; docs/airflow_versions.rst).
 PONTOWEB_UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port"],
     "relabeling": {"login": "Service user (login)", "password": "Service user password"},

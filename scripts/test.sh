@@ -1,40 +1,160 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: builds one virtual environment per Airflow line
-# (latest Airflow 3 and Airflow 2.11), installs the package with its test extras into each, runs
-# the suite on both, then ruff, mypy and the Sphinx docs (warnings as errors). Environments live in .venvs/ (reused when present).
+# The whole test suite, from a fresh machine: builds one virtual environment per supported Airflow
+# line, installs the package with its test extras into each, runs the tests, then ruff, mypy and the
+# Sphinx docs (warnings as errors). Environments live in .venvs/ (reused when present).
 #
-#   bash scripts/test.sh            # everything
-#   AIRFLOW_LINES="3" bash scripts/test.sh    # one line only
+# What runs on which line (docs/airflow_versions.rst says the same):
+#   3      newest Airflow 3 (3.3+)   .venvs/airflow3    the whole suite, then ruff, mypy, docs
+#   2.11   Airflow 2.11              .venvs/airflow2    the whole suite
+#   3.2    Airflow 3.2               .venvs/airflow32   the tests about Airflow itself: EVERY_LINE_TESTS
+#   3.1    Airflow 3.1               .venvs/airflow31   the tests about Airflow itself: EVERY_LINE_TESTS
+# The unit tests of models, hooks, transforms, the sandbox, operators and sensors with fakes do not
+# depend on the Airflow line past what 3.3 and 2.11 cover, so 3.1 and 3.2 run only the tests that go
+# through a real Airflow: retries and the retry state (a Variable below 3.3), deferral through the
+# triggerer, the example DAGs with dag.test(), and provider registration (providers manager, CLI,
+# API server) plus the parse-time cost of our imports.
+#
+# The lines run side by side, TEST_JOBS at a time (default 2, the cores of CI's machine); each line's
+# output is printed in one block when it ends, then one summary line per Airflow line.
+#
+#   bash scripts/test.sh                          # every line
+#   AIRFLOW_LINES="3.1 3.2" bash scripts/test.sh  # some lines (lint and docs run with line 3 only)
+#   bash scripts/test.sh -k retry                 # arguments go to pytest on every line
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AIRFLOW_LINES=${AIRFLOW_LINES:-"3 2.11"}
+AIRFLOW_LINES=${AIRFLOW_LINES:-"3 2.11 3.2 3.1"}
+TEST_JOBS=${TEST_JOBS:-2}
+# The tests about Airflow itself, run on every line (explicit on purpose: add a path here when a new
+# test belongs on every line, e.g. a real-deployment test; mind CI's time budget).
+EVERY_LINE_TESTS=(
+  tests/integration            # dag.test, retries and retry state, deferral, example DAGs, sensors
+  tests/unit/test_provider.py  # provider metadata, providers manager, CLI, API server's form
+  tests/unit/test_import_cheap.py  # importing and constructing costs nothing at parse time
+)
 # ROOT, VENVS, the Airflow specs, uv and make_env (shared with scripts/demo.sh)
 source scripts/_env.sh
 
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-status=0
-for line in $AIRFLOW_LINES; do
-  case $line in
-    3) name=airflow3; spec=$AIRFLOW_3_SPEC; extras="test,lint,docs" ;;
-    2.11) name=airflow2; spec=$AIRFLOW_2_SPEC; extras="test" ;;
-    *) echo "unknown Airflow line $line" >&2; exit 2 ;;
+LOGS=$(mktemp -d)
+trap 'rm -rf "$LOGS"' EXIT
+
+line_config() {  # sets name, spec, extras, selection (an array) for one line
+  case $1 in
+    3) name=airflow3; spec=$AIRFLOW_3_SPEC; extras="test,lint,docs"; selection=() ;;
+    2.11) name=airflow2; spec=$AIRFLOW_2_SPEC; extras="test"; selection=() ;;
+    3.2) name=airflow32; spec=$AIRFLOW_32_SPEC; extras="test"; selection=("${EVERY_LINE_TESTS[@]}") ;;
+    3.1) name=airflow31; spec=$AIRFLOW_31_SPEC; extras="test"; selection=("${EVERY_LINE_TESTS[@]}") ;;
+    *) echo "unknown Airflow line $1 (known: 3 2.11 3.2 3.1)" >&2; exit 2 ;;
   esac
-  echo "== Airflow $line: preparing $VENVS/$name"
-  make_env "$name" "$spec" "$extras"
-  env_dir=$VENVS/$name
+}
+
+run_line() {  # run_line LINE [PYTEST ARGS...]: the line's tests, into $LOGS/LINE.log
+  local line=$1 home started rc=0
+  shift
+  line_config "$line"
   home=$(mktemp -d)
-  echo "== Airflow $line: apache-airflow $("$env_dir/bin/python" -c 'import importlib.metadata as m; print(m.version("apache-airflow"))')"
-  AIRFLOW_HOME=$home "$env_dir/bin/python" -m pytest -p no:cacheprovider -q "$@" || status=1
+  started=$SECONDS
+  {
+    echo "== Airflow $line: apache-airflow $("$VENVS/$name/bin/python" -c \
+      'import importlib.metadata as m; print(m.version("apache-airflow"))') in $VENVS/$name," \
+      "${selection[*]:-the whole suite}"
+    # a basetemp of its own: lines running side by side never share pytest's temporary folders
+    # --durations: the slowest tests, to keep an eye on CI's time budget
+    AIRFLOW_HOME=$home "$VENVS/$name/bin/python" -m pytest -p no:cacheprovider -q --durations=5 \
+      --basetemp="$home/pytest" "${selection[@]}" "$@" || rc=$?
+    if [ "$rc" -eq 5 ] && [ "$#" -gt 0 ]; then
+      echo "== Airflow $line: your arguments select no test here"
+      rc=0
+    fi
+    echo "== Airflow $line: pytest exit $rc in $((SECONDS - started)) s"
+  } >"$LOGS/$line.log" 2>&1
   rm -rf "$home"
+  return $rc
+}
+
+run_lint() {  # ruff, mypy and the docs, with the tools of the Airflow 3 environment
+  local rc=0
+  {
+    echo "== ruff"
+    "$VENVS/airflow3/bin/ruff" check airflow_provider_ahgora tests example_dags scripts bench || rc=1
+    "$VENVS/airflow3/bin/ruff" format --check airflow_provider_ahgora tests example_dags scripts bench || rc=1
+    echo "== mypy"
+    "$VENVS/airflow3/bin/mypy" || rc=1
+    echo "== docs (warnings are errors)"
+    "$VENVS/airflow3/bin/sphinx-build" -q -W --keep-going -b html docs docs/_build/html || rc=1
+  } >"$LOGS/lint.log" 2>&1
+  return $rc
+}
+
+status=0
+# 1. environments, one after the other (uv downloads in parallel itself; its cache is shared)
+for line in $AIRFLOW_LINES; do
+  line_config "$line"
+  echo "== Airflow $line: preparing $VENVS/$name ($spec)"
+  make_env "$name" "$spec" "$extras"
 done
 
-if [ -x "$VENVS/airflow3/bin/ruff" ]; then
-  echo "== ruff"
-  "$VENVS/airflow3/bin/ruff" check airflow_provider_ahgora tests example_dags scripts bench || status=1
-  "$VENVS/airflow3/bin/ruff" format --check airflow_provider_ahgora tests example_dags scripts bench || status=1
-  echo "== mypy"
-  "$VENVS/airflow3/bin/mypy" || status=1
-  echo "== docs (warnings are errors)"
-  "$VENVS/airflow3/bin/sphinx-build" -q -W --keep-going -b html docs docs/_build/html || status=1
-fi
+# 2. the lines' tests (and lint) side by side, at most TEST_JOBS at a time, longest first
+jobs_list=()
+for line in $AIRFLOW_LINES; do
+  case $line in 3 | 2.11) jobs_list+=("$line") ;; esac
+done
+case " $AIRFLOW_LINES " in *" 3 "*) jobs_list+=(lint) ;; esac
+for line in $AIRFLOW_LINES; do
+  case $line in 3 | 2.11) ;; *) jobs_list+=("$line") ;; esac
+done
+
+pending=("${jobs_list[@]}")
+printed=()
+print_finished() {  # print the block of every job that has ended and was not printed yet
+  local job
+  for job in "${jobs_list[@]}"; do
+    if [ -f "$LOGS/$job.rc" ] && [[ " ${printed[*]} " != *" $job "* ]]; then
+      cat "$LOGS/$job.log"
+      printed+=("$job")
+    fi
+  done
+}
+while [ "${#pending[@]}" -gt 0 ] || [ "${#printed[@]}" -lt "${#jobs_list[@]}" ]; do
+  if [ "${#pending[@]}" -gt 0 ] && [ "$(jobs -rp | wc -l)" -lt "$TEST_JOBS" ]; then
+    job=${pending[0]}
+    pending=("${pending[@]:1}")
+    echo "== started: $job"
+    if [ "$job" = lint ]; then
+      (rc=0; run_lint || rc=$?; echo "$rc" >"$LOGS/$job.rc") &
+    else
+      (rc=0; run_line "$job" "$@" || rc=$?; echo "$rc" >"$LOGS/$job.rc") &
+    fi
+    continue
+  fi
+  wait -n 2>/dev/null || true
+  print_finished
+  if [ "${#pending[@]}" -eq 0 ] && [ -z "$(jobs -rp)" ]; then
+    break  # every job has ended (one that died without its exit code counts as failed below)
+  fi
+done
+wait
+
+echo "== summary (environments and tests in $SECONDS s)"
+count() {  # count WORD LINE: the number before WORD in a pytest summary line (0 when absent)
+  local n
+  n=$(grep -oE "[0-9]+ $1" <<<"$2" | head -n 1 | cut -d' ' -f1)
+  echo "${n:-0}"
+}
+passed=0 failed=0 skipped=0
+for job in "${jobs_list[@]}"; do
+  rc=$(cat "$LOGS/$job.rc" 2>/dev/null || echo died)
+  [ "$rc" = 0 ] || status=1
+  if [ "$job" = lint ]; then
+    echo "ruff, mypy, docs: $([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)")"
+    continue
+  fi
+  last=$(grep -E '^(=+ )?[0-9]+ (passed|failed|skipped|errors?|deselected)' "$LOGS/$job.log" | tail -n 1 |
+    sed -E 's/^=+ //; s/ =+$//' || true)
+  echo "Airflow $job: ${last:-no pytest summary} (exit $rc)"
+  passed=$((passed + $(count passed "$last")))
+  failed=$((failed + $(count failed "$last") + $(count error "$last")))
+  skipped=$((skipped + $(count skipped "$last")))
+done
+echo "total: $passed passed, $failed failed, $skipped skipped"
 exit $status

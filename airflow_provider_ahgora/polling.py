@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "BACKOFF_FACTOR",
+    "DEFERRAL_TIMEOUT_MARGIN",
     "FINAL_POLL_GRACE",
     "Pacer",
     "Round",
@@ -36,6 +37,9 @@ __all__ = [
 BACKOFF_FACTOR = 1.5
 #: Seconds the last round may still take once the deadline has come.
 FINAL_POLL_GRACE = 60.0
+#: A deferred wait sets Airflow's own deferral timeout this many seconds after its deadline, as a
+#: backstop only: the trigger's ``timeout`` event, which names the last progress, comes first.
+DEFERRAL_TIMEOUT_MARGIN = 180.0
 
 
 def _now() -> float:

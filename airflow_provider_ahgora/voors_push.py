@@ -235,6 +235,22 @@ class _Spool:
 # --------------------------------------------------------------------------------------------------
 
 
+def _one_by_one(payloads: list[Any], stop: threading.Event, send: Callable[[Any], Any]) -> list[Any]:
+    """After an array request was refused: each record in its own request, so that one bad record
+    sinks only itself; the outcome of each (``None``, an exception, or not sent once stopped)."""
+    out: list[Any] = []
+    for payload in payloads:
+        if stop.is_set():
+            out.append(_NOT_SENT)
+            continue
+        try:
+            send(payload)
+            out.append(None)
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
 class _Kind:
     """What differs between pushing and deleting: checks, requests, verdicts. Base class."""
 
@@ -365,17 +381,7 @@ class Pushes(_Kind):
             except Exception as exc:
                 return [exc] * len(payloads)
             # the array was refused: send its records one by one, so one bad record sinks only itself
-            out: list[Any] = []
-            for payload in payloads:
-                if stop.is_set():
-                    out.append(_NOT_SENT)
-                    continue
-                try:
-                    hook.upsert(res, [payload])
-                    out.append(None)
-                except Exception as exc:
-                    out.append(exc)
-            return out
+            return _one_by_one(payloads, stop, lambda payload: hook.upsert(res, [payload]))
         body = payloads[0]
         voors_id = None
         if res.identifier == "id" and "id" in body:
@@ -493,17 +499,7 @@ class Deletes(_Kind):
         except Exception as exc:
             return [exc] * len(payloads)
         # refused as a whole (often: one of them does not exist): one by one
-        out: list[Any] = []
-        for payload in payloads:
-            if stop.is_set():
-                out.append(_NOT_SENT)
-                continue
-            try:
-                hook.delete(res, remote_ids=[payload["remoteId"]])
-                out.append(None)
-            except Exception as exc:
-                out.append(exc)
-        return out
+        return _one_by_one(payloads, stop, lambda payload: hook.delete(res, remote_ids=[payload["remoteId"]]))
 
     def classify(
         self,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, conf
@@ -34,7 +33,8 @@ from airflow_provider_ahgora.operators._records import (
     describe_source,
     read_report,
 )
-from airflow_provider_ahgora.operators.reckon import DEFERRAL_TIMEOUT_MARGIN, _fail
+from airflow_provider_ahgora.operators.reckon import _fail
+from airflow_provider_ahgora.polling import DEFERRAL_TIMEOUT_MARGIN as DEFERRAL_TIMEOUT_MARGIN  # re-exported
 from airflow_provider_ahgora.registry import MAX_PUSH_BYTES, MAX_PUSH_RECORDS, push_route
 from airflow_provider_ahgora.voors_push import (
     DEFAULT_ARRAY_SIZE,
@@ -318,6 +318,7 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
     def _defer(self, journal: DeliveryJournal, summary: dict[str, Any], report_path: str) -> None:
         from airflow_provider_ahgora.batch_push import monitor_keys
         from airflow_provider_ahgora.polling import deadline_after
+        from airflow_provider_ahgora.triggers._base import defer_wait
         from airflow_provider_ahgora.triggers.process import PontoWebProcessTrigger
 
         # dag.test() (Airflow 2.11 and 3) resumes with the trigger's event only, without the defer
@@ -326,21 +327,15 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
         journal.flush(force=True)
         pending = [b for b in summary["batches"] if b["status"] == "sent"]
         self.log.info("Deferring: the triggerer waits for the process monitor of %d batch(es).", len(pending))
-        self.defer(
-            trigger=PontoWebProcessTrigger(
-                processes=monitor_keys(pending),
-                pontoweb_conn_id=self.pontoweb_conn_id,
-                poll_interval=self.poll_interval,
-                max_poll_interval=self.max_poll_interval,
-                end_time=deadline_after(self.timeout),
-                max_concurrency=self.max_workers,
-            ),
-            method_name="execute_complete",
-            kwargs={"summary": summary, "report_path": report_path},
-            timeout=None
-            if self.timeout is None
-            else timedelta(seconds=float(self.timeout) + DEFERRAL_TIMEOUT_MARGIN),
+        trigger = PontoWebProcessTrigger(
+            processes=monitor_keys(pending),
+            pontoweb_conn_id=self.pontoweb_conn_id,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+            end_time=deadline_after(self.timeout),
+            max_concurrency=self.max_workers,
         )
+        defer_wait(self, trigger, self.timeout, summary=summary, report_path=report_path)
 
     def execute_complete(
         self,
@@ -754,35 +749,10 @@ class VoorsPushOperator(_VoorsBatchOperator):
 
     template_fields: Sequence[str] = ("resource", "records", "report_path", "voors_conn_id")
 
-    def __init__(
-        self,
-        *,
-        resource: str,
-        records: Any,
-        voors_conn_id: str = "voors_default",
-        max_workers: int = DEFAULT_MAX_WORKERS,
-        max_failures: int | float = 0,
-        report_path: Any = None,
-        array_size: int = DEFAULT_ARRAY_SIZE,
-        retry_limit: int | None = None,
-        hook_params: Mapping[str, Any] | None = None,
-        encoding: str | None = "auto",
-        delimiter: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            resource=resource,
-            voors_conn_id=voors_conn_id,
-            max_workers=max_workers,
-            max_failures=max_failures,
-            report_path=report_path,
-            array_size=array_size,
-            retry_limit=retry_limit,
-            hook_params=hook_params,
-            encoding=encoding,
-            delimiter=delimiter,
-            **kwargs,
-        )
+    def __init__(self, *, resource: str, records: Any, **kwargs: Any) -> None:
+        # voors_conn_id, max_workers, max_failures, report_path, array_size, retry_limit, hook_params,
+        # encoding, delimiter: see _VoorsBatchOperator
+        super().__init__(resource=resource, **kwargs)
         if records is None:
             raise AhgoraConfigError(
                 f"{self.task_id}: records is required (a list, an XCom value or a file path)."
@@ -860,30 +830,11 @@ class VoorsDeleteOperator(_VoorsBatchOperator):
         records: Any = None,
         ids: Any = None,
         missing_ok: bool = True,
-        voors_conn_id: str = "voors_default",
-        max_workers: int = DEFAULT_MAX_WORKERS,
-        max_failures: int | float = 0,
-        report_path: Any = None,
-        array_size: int = DEFAULT_ARRAY_SIZE,
-        retry_limit: int | None = None,
-        hook_params: Mapping[str, Any] | None = None,
-        encoding: str | None = "auto",
-        delimiter: str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            resource=resource,
-            voors_conn_id=voors_conn_id,
-            max_workers=max_workers,
-            max_failures=max_failures,
-            report_path=report_path,
-            array_size=array_size,
-            retry_limit=retry_limit,
-            hook_params=hook_params,
-            encoding=encoding,
-            delimiter=delimiter,
-            **kwargs,
-        )
+        # voors_conn_id, max_workers, max_failures, report_path, array_size, retry_limit, hook_params,
+        # encoding, delimiter: see _VoorsBatchOperator
+        super().__init__(resource=resource, **kwargs)
         given = [
             name
             for name, value in (("remote_ids", remote_ids), ("records", records), ("ids", ids))

@@ -15,7 +15,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator, conf
@@ -32,6 +32,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraValidationError,
 )
 from airflow_provider_ahgora.journal import JournalWriteError, RetryState, retry_state
+from airflow_provider_ahgora.polling import DEFERRAL_TIMEOUT_MARGIN as DEFERRAL_TIMEOUT_MARGIN  # re-exported
 from airflow_provider_ahgora.results import CSV_COLUMNS as _CSV_COLUMNS
 from airflow_provider_ahgora.results import TOTAL_READINGS
 from airflow_provider_ahgora.results import csv_rows as csv_rows  # re-exported
@@ -63,8 +64,6 @@ CSV_COLUMNS = _CSV_COLUMNS
 #: PontoWeb's largest results page (the hook's ``MAX_PAGE_SIZE``, not imported from it: constructing an
 #: operator must not import the wire layer).
 MAX_PAGE_SIZE = 1000
-#: Airflow's own deferral timeout is set this many seconds after ``timeout``, as a backstop.
-DEFERRAL_TIMEOUT_MARGIN = 180.0
 _BOOL_FIELDS = ("rescission", "allow_empty", "include_empty_code")
 _LIST_FIELDS = ("registers", "locations", "features")
 _BODY_FIELDS = (
@@ -565,23 +564,12 @@ class PontoWebReckonOperator(BaseOperator):
 
     def _defer(self, process: str) -> None:
         from airflow_provider_ahgora.polling import deadline_after
+        from airflow_provider_ahgora.triggers._base import defer_wait
         from airflow_provider_ahgora.triggers.reckon import PontoWebReckonTrigger
 
-        end_time = deadline_after(self.timeout)
         self.log.info("Deferring: the triggerer waits for PontoWeb reckon %s.", process)
-        self.defer(
-            trigger=PontoWebReckonTrigger(
-                process=process,
-                pontoweb_conn_id=self.pontoweb_conn_id,
-                poll_interval=self.poll_interval,
-                max_poll_interval=self.max_poll_interval,
-                end_time=end_time,
-            ),
-            method_name="execute_complete",
-            # a backstop only: the trigger's own "timeout" event (which names the last progress) comes first
-            timeout=None
-            if self.timeout is None
-            else timedelta(seconds=self.timeout + DEFERRAL_TIMEOUT_MARGIN),
+        defer_wait(
+            self, PontoWebReckonTrigger.for_task(self, process, deadline_after(self.timeout)), self.timeout
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -637,6 +625,17 @@ class PontoWebReckonOperator(BaseOperator):
 def _storage_path(target: Any) -> ObjectStoragePath:
     """An ``ObjectStoragePath`` for a path or URI (a target ending in ``/`` gets ``results.jsonl``)."""
     return storage_path(target, directory_file="results.jsonl")
+
+
+def _required_unique(task_id: str, value: Any) -> str:
+    """The rendered ``unique``; an empty one (a template of a missing XCom renders ``"None"``) fails."""
+    unique = "" if value is None else str(value).strip()
+    if not unique or unique == "None":
+        raise _fail(
+            f"{task_id}: unique is empty. Pass the reckon's unique id (the reckon operator's or the "
+            "sensor's XCom 'unique')."
+        )
+    return unique
 
 
 def _map_read_error(task_id: str, unique: str, exc: Exception) -> Exception:
@@ -753,19 +752,10 @@ class PontoWebReckonResultsOperator(BaseOperator):
 
         return PontoWebHook(self.pontoweb_conn_id)
 
-    def _unique(self) -> str:
-        unique = "" if self.unique is None else str(self.unique).strip()
-        if not unique or unique == "None":
-            raise _fail(
-                f"{self.task_id}: unique is empty. Pass the reckon's unique id (the reckon operator's or "
-                "the sensor's XCom 'unique')."
-            )
-        return unique
-
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_ahgora.results import ResultsRead
 
-        unique = self._unique()
+        unique = _required_unique(self.task_id, self.unique)
         target = self.output_path
         if target is None or (isinstance(target, str) and not target.strip()):
             target = default_output_path(context)
@@ -846,9 +836,7 @@ class PontoWebReconsumeOperator(BaseOperator):
         return PontoWebHook(self.pontoweb_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        unique = "" if self.unique is None else str(self.unique).strip()
-        if not unique or unique == "None":
-            raise _fail(f"{self.task_id}: unique is empty. Pass the reckon's unique id.")
+        unique = _required_unique(self.task_id, self.unique)
         hook = self.get_hook()
         try:
             answer = hook.reconsume(unique)

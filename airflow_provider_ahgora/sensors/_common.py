@@ -1,13 +1,14 @@
-"""What the PontoWeb sensors share."""
+"""What the PontoWeb sensors share: the first poke of a deferrable sensor, and the deferral itself."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException, PokeReturnValue
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context, PokeReturnValue
+    from airflow.providers.common.compat.sdk import Context
 
 
 def first_poke(sensor: Any, context: Context, what: str) -> bool | PokeReturnValue:
@@ -32,3 +33,21 @@ def first_poke(sensor: Any, context: Context, what: str) -> bool | PokeReturnVal
         if never_fail:
             raise AirflowSkipException(f"Skipping: {exc}") from exc
         raise
+
+
+def execute_deferrable(sensor: Any, context: Context, what: str, trigger: Callable[[float], Any]) -> Any:
+    """A deferrable sensor's ``execute``: one poke first (a wait already over does not defer), then
+    defer to ``trigger(end_time)`` for the rest of ``timeout``, which counts from before the poke.
+
+    :param what: names the wait in log lines (``"PontoWeb reckon 123"``).
+    """
+    from airflow_provider_ahgora.polling import deadline_after
+    from airflow_provider_ahgora.triggers._base import defer_wait
+
+    end_time = deadline_after(sensor.timeout)  # before the first poke: the whole wait counts
+    result = first_poke(sensor, context, f"{what} check")
+    if isinstance(result, PokeReturnValue) and result.is_done:
+        sensor.log.info("%s is already finished: no need to defer.", what)
+        return result.xcom_value
+    assert end_time is not None
+    defer_wait(sensor, trigger(end_time), sensor.timeout)

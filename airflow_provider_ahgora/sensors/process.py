@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +24,7 @@ from airflow_provider_ahgora.exceptions import (
 )
 from airflow_provider_ahgora.models.vocabulary import FAIL_ON as FAIL_ON  # re-exported
 from airflow_provider_ahgora.models.vocabulary import FailOn, parse
-from airflow_provider_ahgora.sensors._common import first_poke
-from airflow_provider_ahgora.sensors.reckon import DEFERRAL_TIMEOUT_MARGIN
+from airflow_provider_ahgora.sensors._common import execute_deferrable
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -255,31 +252,21 @@ class PontoWebProcessSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        unique, subunique = self._target()
-        end_time = time.time() + self.timeout  # before the first poke: the whole wait counts
-        result = self._first_poke(context)
-        if isinstance(result, PokeReturnValue) and result.is_done:
-            self.log.info(
-                "PontoWeb process %s is already finished: no need to defer.", self._label(unique, subunique)
-            )
-            return result.xcom_value
         from airflow_provider_ahgora.triggers.process import PontoWebProcessTrigger
 
-        self.defer(
-            trigger=PontoWebProcessTrigger(
+        unique, subunique = self._target()
+        return execute_deferrable(
+            self,
+            context,
+            f"PontoWeb process {self._label(unique, subunique)}",
+            lambda end_time: PontoWebProcessTrigger(
                 processes=[{"unique": unique, "subunique": subunique}],
                 pontoweb_conn_id=self.pontoweb_conn_id,
                 poll_interval=self.poll_interval,
                 max_poll_interval=self.max_poll_interval,
                 end_time=end_time,
             ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + DEFERRAL_TIMEOUT_MARGIN),
         )
-
-    def _first_poke(self, context: Context) -> bool | PokeReturnValue:
-        """One poke before deferring, with the error handling of ``BaseSensorOperator.execute``."""
-        return first_poke(self, context, "PontoWeb process monitor check")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: return the summary, or fail as the event and ``fail_on`` say."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +20,8 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraTransientError,
     AhgoraUnknownValueError,
 )
-from airflow_provider_ahgora.sensors._common import first_poke
+from airflow_provider_ahgora.polling import DEFERRAL_TIMEOUT_MARGIN as DEFERRAL_TIMEOUT_MARGIN  # re-exported
+from airflow_provider_ahgora.sensors._common import execute_deferrable
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -31,10 +30,6 @@ if TYPE_CHECKING:
     from airflow_provider_ahgora.models.pontoweb import ReckonStatus
 
 __all__ = ["DEFERRAL_TIMEOUT_MARGIN", "PontoWebReckonSensor"]
-
-#: Airflow's own deferral timeout is set this many seconds after the sensor's ``timeout``: it is a
-#: backstop only, so that the trigger's ``timeout`` event (which names the last progress) comes first.
-DEFERRAL_TIMEOUT_MARGIN = 180.0
 
 
 def reckon_summary(status: ReckonStatus) -> dict[str, Any]:
@@ -145,29 +140,15 @@ class PontoWebReckonSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        process = self._process_id()
-        end_time = time.time() + self.timeout  # before the first poke: the whole wait counts
-        result = self._first_poke(context)
-        if isinstance(result, PokeReturnValue) and result.is_done:
-            self.log.info("PontoWeb reckon %s is already done: no need to defer.", process)
-            return result.xcom_value
         from airflow_provider_ahgora.triggers.reckon import PontoWebReckonTrigger
 
-        self.defer(
-            trigger=PontoWebReckonTrigger(
-                process=process,
-                pontoweb_conn_id=self.pontoweb_conn_id,
-                poll_interval=self.poll_interval,
-                max_poll_interval=self.max_poll_interval,
-                end_time=end_time,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + DEFERRAL_TIMEOUT_MARGIN),
+        process = self._process_id()
+        return execute_deferrable(
+            self,
+            context,
+            f"PontoWeb reckon {process}",
+            lambda end_time: PontoWebReckonTrigger.for_task(self, process, end_time),
         )
-
-    def _first_poke(self, context: Context) -> bool | PokeReturnValue:
-        """One poke before deferring, with the error handling of ``BaseSensorOperator.execute``."""
-        return first_poke(self, context, "PontoWeb reckon status check")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: return the summary, or fail as the event says."""

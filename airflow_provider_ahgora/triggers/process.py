@@ -28,27 +28,21 @@ fatal: the process stays pending and is polled again next round. The pace is the
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.polling import FINAL_POLL_GRACE, Pacer, wait_async
-from airflow_provider_ahgora.triggers.reckon import load_hook_module
+from airflow_provider_ahgora.triggers._base import AhgoraTrigger, load_hook_module
 from airflow_provider_ahgora.watches import MAX_ERROR_MESSAGE as MAX_ERROR_MESSAGE  # re-exported
 from airflow_provider_ahgora.watches import ProcessWatch, check_processes
 from airflow_provider_ahgora.watches import api_detail as api_detail  # re-exported
 from airflow_provider_ahgora.watches import process_label as process_label  # re-exported
 
-if TYPE_CHECKING:
-    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-
 __all__ = ["MAX_ERROR_MESSAGE", "PontoWebProcessTrigger", "api_detail", "process_label"]
 
 
-class PontoWebProcessTrigger(BaseTrigger):
+class PontoWebProcessTrigger(AhgoraTrigger):
     """Wait, asynchronously, until every given PontoWeb push is finished in the process monitor.
 
     :param processes: the pushes to wait for, each ``{"unique": str | None, "subunique": str |
@@ -120,35 +114,15 @@ class PontoWebProcessTrigger(BaseTrigger):
             },
         )
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PontoWebProcessTrigger):
-            return NotImplemented
-        return self.serialize() == other.serialize()
-
-    def __hash__(self) -> int:
-        classpath, kwargs = self.serialize()
-        return hash((classpath, json.dumps(kwargs, sort_keys=True, default=str)))
-
     # -- running ----------------------------------------------------------------------------------
-
-    def _get_hook(self) -> PontoWebHook:
-        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-
-        return PontoWebHook(self.pontoweb_conn_id)
 
     def _what(self) -> str:
         if len(self.processes) == 1:
             return f"PontoWeb process {process_label(self.processes[0])}"
         return f"{len(self.processes)} PontoWeb processes"
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until every process is finished or ``end_time`` passes; yield exactly one event."""
-        try:
-            payload = await self._wait()
-        except Exception as exc:  # every failure becomes the one event; cancellation still propagates
-            self.log.error("Waiting for %s failed: %s", self._what(), exc)
-            payload = {"status": "failed", "message": str(exc), "error_type": type(exc).__name__}
-        yield TriggerEvent(payload)
+    def _describe(self) -> str:
+        return self._what()
 
     async def _wait(self) -> dict[str, Any]:
         await load_hook_module()

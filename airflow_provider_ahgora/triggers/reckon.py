@@ -25,38 +25,20 @@ the connection is looked up asynchronously and every call runs off the loop.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
-
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from typing import Any
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.polling import BACKOFF_FACTOR as BACKOFF_FACTOR  # re-exported
 from airflow_provider_ahgora.polling import FINAL_POLL_GRACE, Pacer, wait_async
+from airflow_provider_ahgora.triggers._base import AhgoraTrigger, load_hook_module
 from airflow_provider_ahgora.watches import ReckonWatch
 from airflow_provider_ahgora.watches import describe_progress as describe_progress  # re-exported
 from airflow_provider_ahgora.watches import progress_of as progress_of  # re-exported
 
-if TYPE_CHECKING:
-    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-
 __all__ = ["BACKOFF_FACTOR", "PontoWebReckonTrigger"]
 
 
-async def load_hook_module() -> None:
-    """Import the hook and the models in a worker thread: the first import of pydantic and the models
-    takes a good part of a second, which must not block the triggerer's event loop."""
-    import sys
-
-    if "airflow_provider_ahgora.hooks.pontoweb" not in sys.modules:
-        import importlib
-
-        await asyncio.to_thread(importlib.import_module, "airflow_provider_ahgora.hooks.pontoweb")
-        await asyncio.to_thread(importlib.import_module, "airflow_provider_ahgora.models.pontoweb")
-
-
-class PontoWebReckonTrigger(BaseTrigger):
+class PontoWebReckonTrigger(AhgoraTrigger):
     """Wait, asynchronously, for a PontoWeb reckon to finish.
 
     :param process: the process id returned when the reckon was started.
@@ -108,35 +90,25 @@ class PontoWebReckonTrigger(BaseTrigger):
             },
         )
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PontoWebReckonTrigger):
-            return NotImplemented
-        return self.serialize() == other.serialize()
-
-    def __hash__(self) -> int:
-        classpath, kwargs = self.serialize()
-        return hash((classpath, *sorted(kwargs.items())))
+    @classmethod
+    def for_task(cls, task: Any, process: str, end_time: float | None) -> PontoWebReckonTrigger:
+        """The trigger of a task that waits for ``process`` (the reckon operator, the sensor): its
+        connection and intervals."""
+        return cls(
+            process=process,
+            pontoweb_conn_id=task.pontoweb_conn_id,
+            poll_interval=task.poll_interval,
+            max_poll_interval=task.max_poll_interval,
+            end_time=end_time,
+        )
 
     # -- running ----------------------------------------------------------------------------------
 
-    def _get_hook(self) -> PontoWebHook:
-        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+    def _describe(self) -> str:
+        return f"PontoWeb reckon {self.process}"
 
-        return PontoWebHook(self.pontoweb_conn_id)
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until the reckon is finished or ``end_time`` passes; yield exactly one event."""
-        try:
-            payload = await self._wait()
-        except Exception as exc:  # every failure becomes the one event; cancellation still propagates
-            self.log.error("Waiting for PontoWeb reckon %s failed: %s", self.process, exc)
-            payload = {
-                "status": "failed",
-                "process": self.process,
-                "message": str(exc),
-                "error_type": type(exc).__name__,
-            }
-        yield TriggerEvent(payload)
+    def _failed(self, exc: BaseException) -> dict[str, Any]:
+        return {**super()._failed(exc), "process": self.process}
 
     async def _wait(self) -> dict[str, Any]:
         await load_hook_module()

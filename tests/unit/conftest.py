@@ -9,6 +9,7 @@ PARSE_TIME_MODULES: tuple[str, ...] = (
     "airflow_provider_ahgora.operators",
     "airflow_provider_ahgora.exceptions",
     "airflow_provider_ahgora.registry",
+    "airflow_provider_ahgora.polling",
     "airflow_provider_ahgora.models.vocabulary",
 )
 #: Package modules with nothing in them but a docstring (importing them costs nothing).

@@ -335,12 +335,12 @@ class TestExecuteComplete:
 
     async def test_trigger_event_drives_execute_complete(self, api, monkeypatch):
         """The real trigger's events, fed to execute_complete: the deferred path end to end."""
-        from airflow_provider_ahgora.triggers import reckon as reckon_mod
+        import asyncio
 
         async def no_sleep(seconds: float, result: Any = None) -> Any:
             return result
 
-        monkeypatch.setattr(reckon_mod.asyncio, "sleep", no_sleep)
+        monkeypatch.setattr(asyncio, "sleep", no_sleep)
         api.get(STATUS_URL, json=status_body(done=3))
         api.get(STATUS_URL, json=status_body("done", 10, 10))
         events = [e async for e in PontoWebReckonTrigger(PROCESS).run()]

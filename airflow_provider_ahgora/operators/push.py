@@ -33,7 +33,7 @@ from airflow_provider_ahgora.operators._records import (
     describe_source,
     read_report,
 )
-from airflow_provider_ahgora.operators.reckon import _fail
+from airflow_provider_ahgora.operators.reckon import PontoWebTask, _fail
 from airflow_provider_ahgora.polling import DEFERRAL_TIMEOUT_MARGIN as DEFERRAL_TIMEOUT_MARGIN  # re-exported
 from airflow_provider_ahgora.registry import MAX_PUSH_BYTES, MAX_PUSH_RECORDS, push_route
 from airflow_provider_ahgora.voors_push import (
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_ahgora.batch_push import BatchPush
-    from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
     from airflow_provider_ahgora.hooks.voors import VoorsHook
     from airflow_provider_ahgora.journal import DeliveryJournal
     from airflow_provider_ahgora.voors_push import VoorsDelivery
@@ -74,7 +73,7 @@ def _n(value: int) -> str:
     return f"{value:,}".replace(",", " ")
 
 
-class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
+class PontoWebPushBatchOperator(PlainStringTemplatesMixin, PontoWebTask, BaseOperator):
     """Push records to PontoWeb in batches, wait on the process monitor, report every failed record.
 
     What a try does:
@@ -231,11 +230,6 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, BaseOperator):
         self.max_workers = max_workers
         self.encoding = encoding
         self.delimiter = delimiter
-
-    def get_hook(self) -> PontoWebHook:
-        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-
-        return PontoWebHook(self.pontoweb_conn_id)
 
     def _engine(self) -> BatchPush:
         from airflow_provider_ahgora.batch_push import BatchPush

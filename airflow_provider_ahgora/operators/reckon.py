@@ -175,7 +175,19 @@ def _fail(message: str, cause: BaseException | None = None) -> AirflowFailExcept
 # --------------------------------------------------------------------------------------------------
 
 
-class PontoWebReckonOperator(BaseOperator):
+class PontoWebTask:
+    """What every PontoWeb operator has: its connection id, and a new hook when it runs (never while
+    a Dag file is parsed)."""
+
+    pontoweb_conn_id: str
+
+    def get_hook(self) -> PontoWebHook:
+        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
+
+        return PontoWebHook(self.pontoweb_conn_id)
+
+
+class PontoWebReckonOperator(PontoWebTask, BaseOperator):
     """Start a PontoWeb reckon, wait for it, and return its summary.
 
     The parameters of the body mirror ``POST /reckons/process/start`` in Python style; all are
@@ -288,11 +300,6 @@ class PontoWebReckonOperator(BaseOperator):
         self.poll_interval = float(poll_interval)
         self.max_poll_interval = max(float(max_poll_interval), self.poll_interval)
         self.timeout = None if timeout is None else float(timeout)
-
-    def get_hook(self) -> PontoWebHook:
-        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-
-        return PontoWebHook(self.pontoweb_conn_id)
 
     # -- the request ------------------------------------------------------------------------------
 
@@ -661,7 +668,7 @@ def _map_read_error(task_id: str, unique: str, exc: Exception) -> Exception:
     return exc
 
 
-class PontoWebReckonResultsOperator(BaseOperator):
+class PontoWebReckonResultsOperator(PontoWebTask, BaseOperator):
     """Read every result record of a finished reckon into a JSON Lines file, exactly once.
 
     PontoWeb's results read *consumes* what it returns, so a read that fails half-way would lose
@@ -747,11 +754,6 @@ class PontoWebReckonResultsOperator(BaseOperator):
         self.total_reading = total_reading
         self.pontoweb_conn_id = pontoweb_conn_id
 
-    def get_hook(self) -> PontoWebHook:
-        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-
-        return PontoWebHook(self.pontoweb_conn_id)
-
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_ahgora.results import ResultsRead
 
@@ -807,7 +809,7 @@ class PontoWebReckonResultsOperator(BaseOperator):
 # --------------------------------------------------------------------------------------------------
 
 
-class PontoWebReconsumeOperator(BaseOperator):
+class PontoWebReconsumeOperator(PontoWebTask, BaseOperator):
     """Make every record of a reckon readable again (``GET /reckons/reconsume/{unique}``).
 
     Each call counts toward PontoWeb's limit of **1000 reconsumes per unique**.
@@ -829,11 +831,6 @@ class PontoWebReconsumeOperator(BaseOperator):
         super().__init__(**_with_retry_policy(kwargs))
         self.unique = unique
         self.pontoweb_conn_id = pontoweb_conn_id
-
-    def get_hook(self) -> PontoWebHook:
-        from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
-
-        return PontoWebHook(self.pontoweb_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
         unique = _required_unique(self.task_id, self.unique)

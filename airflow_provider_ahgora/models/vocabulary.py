@@ -10,16 +10,16 @@ Operators, sensors, triggers, transforms and the sandbox all read these names fr
 this module costs only :mod:`enum` (no Airflow, no pydantic): Dag files, the sandbox and the
 transforms may import it freely.
 
-=====================  ===================================  =====================================
-enum                   values                               where
-=====================  ===================================  =====================================
-:class:`ReckonState`   processing, done, error              ``GET /reckons/process/status/...``
-:class:`MonitorStatus` done, warning, error (processing)    ``GET /process`` (the process monitor)
-:class:`ResultType`    days, hours                          ``results[].type`` of reckon records
-:class:`PunchType`     O, I, BI                             ``punches[].type`` of reckon records
-:class:`Feature`       daily.punches, daily.totals, monthly ``features`` of a reckon
-:class:`FailOn`        error, warning, never                our ``fail_on`` parameters
-=====================  ===================================  =====================================
+======================  ====================================  ========================================
+enum                    values                                where
+======================  ====================================  ========================================
+:class:`ReckonState`    processing, done, error               ``GET /reckons/process/status/...``
+:class:`MonitorStatus`  done, warning, error (processing)     ``GET /process`` (the process monitor)
+:class:`ResultType`     days, hours                           ``results[].type`` of reckon records
+:class:`PunchType`      O, I, BI                              ``punches[].type`` of reckon records
+:class:`Feature`        daily.punches, daily.totals, monthly  ``features`` of a reckon
+:class:`FailOn`         error, warning, never                 our ``fail_on`` parameters
+======================  ====================================  ========================================
 """
 
 from __future__ import annotations

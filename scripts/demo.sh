@@ -48,6 +48,8 @@ export AIRFLOW__CORE__DAGS_FOLDER=$ROOT/example_dags
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 # where the example DAGs write (their storage_base param defaults to this Variable)
 export AIRFLOW_VAR_AHGORA_STORAGE_BASE=$DEMO/data
+# the sandbox company closes its month on the 25th: time cards cover 26th to 25th
+export AIRFLOW_VAR_AHGORA_CLOSING_DAY=25
 
 say "Starting the sandbox: a company of $EMPLOYEES employees (seed $SEED) on loopback"
 "$PY" -u -m airflow_provider_ahgora.sandbox --port 0 --employees "$EMPLOYEES" --seed "$SEED" \

@@ -66,8 +66,8 @@ class PontoWebHook(AhgoraRestHook):
 
     Connection (type ``pontoweb``): host defaults to ``https://api.ahgora.com.br``; login and
     password are the service user; extras ``accept_version`` (``v1``/``v2``, default ``v2``),
-    ``timeout`` (seconds, default 60) and ``company`` (optional: when set, an answer for another
-    company is refused as a misconfiguration).
+    ``timeout`` (the deadline of each call in seconds, default 60) and ``company`` (optional: when
+    set, an answer for another company is refused as a misconfiguration).
 
     Constructing the hook does no network and no connection lookup.
 
@@ -75,7 +75,8 @@ class PontoWebHook(AhgoraRestHook):
     :param retry_limit: retries of a failed call (transient failures only). Default 4.
     :param retry_delay: first backoff delay (s), doubled each retry, with jitter. Default 1.
     :param retry_max_delay: cap of a backoff delay and of a honoured ``Retry-After`` (s). Default 60.
-    :param timeout: seconds per call; overrides the connection's ``timeout`` extra.
+    :param timeout: the deadline of one call in seconds (connect, send, status, headers and body);
+        overrides the connection's ``timeout`` extra.
     """
 
     conn_name_attr = "pontoweb_conn_id"

@@ -41,7 +41,7 @@ class VoorsHook(AhgoraRestHook):
 
     Connection (type ``voors``): host is the API base URL (required; there is no public default),
     password is the API token. The token travels only in the ``Authorization`` header, never in a
-    URL or a body. Optional extra ``timeout`` (seconds, default 60).
+    URL or a body. Optional extra ``timeout``: the deadline of each call in seconds (default 60).
 
     Resources are described by :data:`airflow_provider_ahgora.models.voors.RESOURCES`; every method
     takes a resource by its registry key (``"users"``), path (``"/users"``) or envelope key

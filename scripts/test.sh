@@ -73,7 +73,7 @@ run_line() {  # run_line LINE [PYTEST ARGS...]: the line's tests, into $LOGS/LIN
 }
 
 run_lint() {  # ruff, mypy and the docs, with the tools of the Airflow 3 environment
-  local rc=0
+  local rc=0 started=$SECONDS
   {
     echo "== ruff"
     "$VENVS/airflow3/bin/ruff" check airflow_provider_ahgora tests example_dags scripts bench || rc=1
@@ -82,6 +82,7 @@ run_lint() {  # ruff, mypy and the docs, with the tools of the Airflow 3 environ
     "$VENVS/airflow3/bin/mypy" || rc=1
     echo "== docs (warnings are errors)"
     "$VENVS/airflow3/bin/sphinx-build" -q -W --keep-going -b html docs docs/_build/html || rc=1
+    echo "== ruff, mypy, docs: exit $rc in $((SECONDS - started)) s"
   } >"$LOGS/lint.log" 2>&1
   return $rc
 }

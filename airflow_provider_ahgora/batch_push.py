@@ -46,6 +46,8 @@ __all__ = ["BatchPush", "Plan", "monitor_keys"]
 SENT, NOT_SENT, FAILED, REFUSED, UNKNOWN_OUTCOME = "sent", "not sent", "failed", "refused", "unknown"
 #: Monitor outcomes that leave the records' fate unknown.
 UNSETTLED = (LOST, PENDING, UNRECOGNIZED)
+#: Monitor outcomes of a finished batch (the vocabulary's, once finished).
+FINISHED = ("done", "warning", "error")
 
 
 def _n(value: int) -> str:
@@ -163,6 +165,8 @@ class BatchPush:
         self.encoding = encoding
         self.delimiter = delimiter
         self.stop_reason: str | None = None
+        #: batches whose monitor outcome an earlier try learnt (their report entries are carried over)
+        self.carried: set[int] = set()
 
     @property
     def name(self) -> str:
@@ -288,15 +292,23 @@ class BatchPush:
             known = journal.status(batch.number)
             if known == CONFIRMED:
                 ticket = journal.info.get(batch.number, {})
-                info.update(unique=ticket.get("unique"), subunique=ticket.get("subunique"), status=SENT)
+                outcome = ticket.get("outcome")
+                info.update(
+                    unique=ticket.get("unique"), subunique=ticket.get("subunique"), status=outcome or SENT
+                )
                 sent_records += batch.count
+                if outcome:
+                    # its outcome is known too: not polled again (the monitor forgets a process 15
+                    # minutes after it finished); its failed records come from the earlier report
+                    self.carried.add(batch.number)
                 self.log.info(
-                    "batch %d/%d already accepted by an earlier try (unique %s, subunique %s): not sent "
+                    "batch %d/%d already accepted by an earlier try (unique %s, subunique %s%s): not sent "
                     "again.",
                     batch.number,
                     total_batches,
                     info["unique"],
                     info["subunique"],
+                    f", finished {outcome}" if outcome else "",
                 )
                 continue
             if known == INFLIGHT and not self.idempotent:
@@ -464,6 +476,31 @@ class BatchPush:
         return outcomes
 
     # -- outcome ----------------------------------------------------------------------------------
+
+    def carry(self, report: FailureReport, previous: Any) -> int:
+        """Copy into this try's ``report`` the entries of the earlier report (``previous``: its entries)
+        that belong to the batches whose outcome an earlier try learnt; returns how many."""
+        carried = 0
+        for entry in previous:
+            if entry.get("batch") in self.carried:
+                extra = {k: v for k, v in entry.items() if k not in ("record", "reason", "batch")}
+                report.add(entry.get("record"), str(entry.get("reason")), entry.get("batch"), **extra)
+                carried += 1
+        return carried
+
+    @staticmethod
+    def remember_outcomes(journal: DeliveryJournal, batches: Sequence[Mapping[str, Any]]) -> None:
+        """Journal the monitor's outcome of every finished batch (once its report is committed): a
+        retry does not poll them again, and takes their failed records from the report."""
+        for batch in batches:
+            if batch.get("status") in FINISHED and journal.status(batch["batch"]) == CONFIRMED:
+                journal.confirm(
+                    batch["batch"],
+                    unique=batch.get("unique"),
+                    subunique=batch.get("subunique"),
+                    outcome=batch["status"],
+                )
+        journal.flush(force=True)
 
     def settle(
         self,

@@ -93,14 +93,15 @@ class RetryState:
     def get(self) -> dict[str, Any] | None:
         return None
 
-    def set(self, value: Mapping[str, Any], *, strict: bool = False) -> None:
-        """Write ``value``. A failure is logged, or raised as :class:`JournalWriteError` if ``strict``."""
-        return None
+    def set(self, value: Mapping[str, Any], *, strict: bool = False) -> bool:
+        """Write ``value``; ``True`` if it was written. A failure is logged (``False``), or raised as
+        :class:`JournalWriteError` if ``strict``."""
+        return False
 
     def delete(self) -> None:
         return None
 
-    def _failed_write(self, exc: BaseException, strict: bool) -> None:
+    def _failed_write(self, exc: BaseException, strict: bool) -> bool:
         if strict:
             raise JournalWriteError(f"could not write {self.where}: {exc}") from exc
         log.warning(
@@ -108,6 +109,7 @@ class RetryState:
             self.where,
             exc,
         )
+        return False
 
 
 class TaskStateStoreState(RetryState):
@@ -128,11 +130,12 @@ class TaskStateStoreState(RetryState):
             return None
         return _as_dict(value)
 
-    def set(self, value: Mapping[str, Any], *, strict: bool = False) -> None:
+    def set(self, value: Mapping[str, Any], *, strict: bool = False) -> bool:
         try:
             self.store.set(self.key, dict(value))
         except Exception as exc:
-            self._failed_write(exc, strict)
+            return self._failed_write(exc, strict)
+        return True
 
     def delete(self) -> None:
         try:
@@ -172,7 +175,7 @@ class VariableState(RetryState):
                 return None
         return _as_dict(raw)
 
-    def set(self, value: Mapping[str, Any], *, strict: bool = False) -> None:
+    def set(self, value: Mapping[str, Any], *, strict: bool = False) -> bool:
         try:
             self._variable().set(
                 self.key,
@@ -181,7 +184,8 @@ class VariableState(RetryState):
                 "(deleted when the task succeeds).",
             )
         except Exception as exc:
-            self._failed_write(exc, strict)
+            return self._failed_write(exc, strict)
+        return True
 
     def delete(self) -> None:
         try:
@@ -272,6 +276,9 @@ class DeliveryJournal:
         self.extra: dict[str, Any] = {}
         self.loaded = False
         self.had_entry = False
+        #: what the journal of another input held (the input changed between tries): units that
+        #: were delivered or may have been, and the ``max_tries`` it was written under
+        self.other_input: dict[str, Any] | None = None
         self.flush_seconds = flush_seconds
         self._dirty = False
         self._last_flush = float("-inf")
@@ -286,19 +293,46 @@ class DeliveryJournal:
         if not stored:
             return self
         if stored.get("v") != JOURNAL_VERSION or stored.get("input") != self.input_id:
+            held = len(unranges(stored.get(CONFIRMED))) + len(unranges(stored.get(INFLIGHT)))
+            held += len(stored.get(UNKNOWN) or {})
+            self.other_input = {"units": held, "max_tries": (stored.get("extra") or {}).get("max_tries")}
             log.warning(
                 "%s: %s holds the journal of another input (the records changed since an earlier try, or "
-                "it was written by another version): every record is treated as new.",
+                "it was written by another version; %d unit(s) delivered or maybe delivered).",
                 self.what,
                 self.state.where,
+                held,
             )
             return self
         self.confirmed = unranges(stored.get(CONFIRMED))
         self.inflight = unranges(stored.get(INFLIGHT))
-        self.unknown = {int(k): str(v) for k, v in (stored.get(UNKNOWN) or {}).items()}
+        reasons = [str(r) for r in stored.get("reasons") or ()]
+        self.unknown = {}
+        for key, value in (stored.get(UNKNOWN) or {}).items():
+            if isinstance(value, int) and 0 <= value < len(reasons):
+                value = reasons[value]
+            self.unknown[int(key)] = str(value)
         self.info = {int(k): dict(v) for k, v in (stored.get("info") or {}).items() if isinstance(v, Mapping)}
         self.extra = dict(stored.get("extra") or {})
         return self
+
+    def changed_input_is_risky(self, max_tries: int | None) -> bool:
+        """An earlier try of this task instance delivered (or may have) units of *another* input, and
+        no human cleared the task since (which raises ``max_tries``): sending this input could send
+        again what was delivered. The caller fails where a second copy is harmful."""
+        other = self.other_input
+        if not other or not other["units"]:
+            return False
+        before = other.get("max_tries")
+        cleared = isinstance(max_tries, int) and isinstance(before, int) and max_tries > before
+        return not cleared
+
+    def stamp(self, max_tries: int | None) -> None:
+        """Note the ``max_tries`` of this try (a later try that sees it raised knows a human cleared the
+        task)."""
+        if max_tries is not None and self.extra.get("max_tries") != max_tries:
+            self.extra["max_tries"] = max_tries
+            self._dirty = True
 
     def status(self, unit: int) -> str | None:
         """``confirmed``, ``inflight``, ``unknown``, or ``None`` (never sent as far as the journal knows)."""
@@ -379,17 +413,22 @@ class DeliveryJournal:
                 self.state.where,
                 size,
             )
-        self.state.set(value, strict=strict)
-        self._dirty = False
-        self._last_flush = now
+        if self.state.set(value, strict=strict):
+            self._dirty = False
+            self._last_flush = now
 
     def as_dict(self) -> dict[str, Any]:
+        # an unknown unit keeps an index into one table of reasons: many units lost to one outage
+        # cost a few bytes each, not a sentence each
+        reasons: dict[str, int] = {}
+        unknown = {str(k): reasons.setdefault(v, len(reasons)) for k, v in sorted(self.unknown.items())}
         return {
             "v": JOURNAL_VERSION,
             "input": self.input_id,
             CONFIRMED: ranges(self.confirmed),
             INFLIGHT: ranges(self.inflight),
-            UNKNOWN: {str(k): v for k, v in sorted(self.unknown.items())},
+            UNKNOWN: unknown,
+            "reasons": list(reasons),
             "info": {str(k): v for k, v in sorted(self.info.items())},
             "extra": self.extra,
         }

@@ -169,7 +169,9 @@ class VoorsResource:
     """DELETE is ``DELETE /path/{id}`` with no body."""
     readback: tuple[str, ...] = ()
     """For resources whose POST creates: the wire fields that find a created record in the list
-    (``GET /path``), the first one required. Empty: a created record cannot be found again."""
+    (``GET /path``): the first one (its name or title) must be sent and equal; each other one is
+    compared when both the record sent and the record listed have it (``remoteId`` in the forms
+    Voors echoes it). Empty: a created record cannot be found again."""
 
     def supports(self, operation: str) -> bool:
         return operation in self.operations
@@ -220,13 +222,13 @@ RESOURCES: dict[str, VoorsResource] = {r.name: r for r in (
     _r("branches", "branch", "BranchBody", _POST),
     _r("branchGroups", "branchGroup", "BranchGroupBody", _POST),
     _r("departments", "department", "DepartmentBody", _CRUD, "id", delete_by_path_id=True,
-       readback=("name", "description")),
+       readback=("name", "description", "displayCode", "remoteId")),
     _r("jobRoles", "jobRole", "JobRoleBody", _CRUD, "id", delete_by_path_id=True,
-       readback=("title", "description")),
+       readback=("title", "description", "cbo", "remoteId")),
     _r("jobFunctions", "jobFunction", "JobFunctionBody", _CRUD, "id", delete_by_path_id=True,
-       readback=("title", "description")),
+       readback=("title", "description", "cbo", "displayCode", "remoteId")),
     _r("horaries", "horary", "HoraryBody", _CRUD, "id", delete_by_path_id=True,
-       readback=("title", "description")),
+       readback=("title", "description", "remoteId")),
     _r("users", "user", "UserBody", _POST, "cpf"),
     _r("experienceContracts", "experienceContract", "ExperienceContractBody"),
     _r("calculationProcesses", "calculationProcess", "CalculationProcessBody", _POST),

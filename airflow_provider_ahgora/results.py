@@ -17,8 +17,11 @@ on a plain retry. One try of the read:
    (``daily.punches``), and, in every example and the FAQ, of records. A complete read matches one
    of them; a read that lost records (someone else consumed them) counts less than ``total`` under
    some reading and matches none: it fails the try, with nothing committed. (A read that counts
-   more than ``total`` under every reading lost nothing: it is kept, with a warning.)
-   ``total_reading`` pins one meaning when a deployment knows it.
+   more than ``total`` under every reading lost nothing: it is kept, with a warning.) A read that
+   matches one meaning and falls short of another could also be a read that lost records (an
+   employee with two records lost one, under the records reading): then a second read, which
+   writes nothing, compares the records' digests, and only the same set commits.
+   ``total_reading`` pins one meaning when a deployment knows it (no second read then).
 5. **Commit.** The temporary objects are renamed onto their final names (the CSV first, the JSON
    Lines last: its presence means done).
 """
@@ -116,18 +119,24 @@ class Counts:
         self.result_days = 0
         self.employees: set[str] = set()
         self.totals: list[int] = []
+        #: which kinds of record were read: monthly results, days with punches, days with results
+        self.kinds: set[str] = set()
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.records += 1
         employee = record.get("employee")
         if employee is not None:
             self.employees.add(str(employee))
+        if record.get("results"):
+            self.kinds.add("monthly")
         for entry in _objects(record.get("daily")):
             self.days += 1
             if entry.get("punches"):
                 self.punch_days += 1
+                self.kinds.add("punches")
             if entry.get("results"):
                 self.result_days += 1
+                self.kinds.add("daily results")
 
     def readings(self) -> dict[str, int]:
         """Each reading of ``total`` -> what this read counts under it."""
@@ -146,6 +155,56 @@ class Counts:
 
     def describe(self) -> str:
         return ", ".join(f"{value} {name}" for name, value in self.readings().items())
+
+
+class ReadingMemory:
+    """What ``total`` was found to count, per PontoWeb server and kind of reckon, kept in an Airflow
+    Variable (``ahgora_total_reading__<digest>``): the readings still consistent with every read that
+    was proven complete. Once one reading is left, a read that matches it needs no second read.
+
+    Best effort: a Variable that cannot be read or written only means a second read next time.
+    """
+
+    PREFIX = "ahgora_total_reading__"
+
+    def __init__(self, server: str, kinds: set[str]) -> None:
+        self.key = (
+            self.PREFIX + hashlib.sha256(f"{server}|{','.join(sorted(kinds))}".encode()).hexdigest()[:24]
+        )
+        self.server = server
+        self.kinds = sorted(kinds)
+
+    @staticmethod
+    def _variable() -> Any:
+        from airflow.providers.common.compat.sdk import Variable
+
+        return Variable
+
+    def get(self) -> list[str] | None:
+        try:
+            raw = self._variable().get(self.key, None)
+            value = json.loads(raw) if isinstance(raw, str) else raw
+        except Exception:
+            return None
+        readings = value.get("readings") if isinstance(value, dict) else None
+        if isinstance(readings, list) and readings and all(r in TOTAL_READINGS for r in readings):
+            return [str(r) for r in readings]
+        return None
+
+    def narrow(self, matched: list[str], log: Any) -> None:
+        """A read proven complete matched these readings: keep only those."""
+        known = self.get()
+        readings = [r for r in (known or TOTAL_READINGS) if r in matched] or list(matched)
+        if readings == known:
+            return
+        try:
+            self._variable().set(
+                self.key,
+                json.dumps({"server": self.server, "kinds": self.kinds, "readings": readings}),
+                description="airflow-provider-ahgora: what PontoWeb's results total counts on this server",
+            )
+        except Exception as exc:
+            log.debug("Could not keep what total counts (%s): the next read checks again.", exc)
 
 
 class ResultsRead:
@@ -169,8 +228,11 @@ class ResultsRead:
         csv_dialect: Any = None,
         token: str | None = None,
         log: Any,
+        server: str | None = None,
     ) -> None:
         self.unique = unique
+        #: the PontoWeb base URL: what the learnt reading of ``total`` is kept for (``None``: none kept)
+        self.server = server
         self.final = final
         self.csv_final = csv_final
         self.page_size = page_size
@@ -181,6 +243,12 @@ class ResultsRead:
         if csv_final is not None:
             self.temps.append(partial_path(csv_final, token))
         self.counts = Counts()
+        #: the digest of every record written (what a verification pass compares against)
+        self.seen: set[bytes] = set()
+        #: a second read was needed to tell a complete read from one that lost records
+        self.verified = False
+        #: the readings of ``total`` the count matched
+        self.matched: list[str] = []
 
     def run(self, hook: Any) -> Counts:
         """Reconsume, read every page into the temporary objects, check, commit. Raises on any failure
@@ -194,7 +262,16 @@ class ResultsRead:
             hook.reconsume(self.unique)
             self.final.parent.mkdir(parents=True, exist_ok=True)
             self._stream(hook)
-            self.check()
+            memory = (
+                ReadingMemory(self.server, self.counts.kinds)
+                if self.server and self.total_reading == "any"
+                else None
+            )
+            verdict = self.check(memory.get() if memory else None)
+            if verdict == "ambiguous":
+                self._verify(hook)
+            if memory is not None and self.matched and verdict in ("ambiguous", "complete"):
+                memory.narrow(self.matched, self.log)
         except BaseException:
             for temp in self.temps:
                 unlink_quietly(temp)
@@ -210,7 +287,7 @@ class ResultsRead:
 
     def _stream(self, hook: Any) -> None:
         counts = self.counts
-        seen: set[bytes] = set()
+        seen = self.seen
         with ExitStack() as stack:
             out = stack.enter_context(self.temps[0].open("w", encoding="utf-8", newline="\n"))
             handles = [out]
@@ -262,8 +339,36 @@ class ResultsRead:
                 )
                 del page  # do not keep this page alive while the next one is fetched
 
-    def check(self) -> None:
-        """The count against ``total``, under the documented readings; raises what fails the try."""
+    def _verify(self, hook: Any) -> None:
+        """A second read, that writes nothing: reconsume, read every page, and compare the records'
+        digests with the first read's. The same set: the first read was complete. Another: it was not
+        (records went to someone else), and the try fails with nothing committed."""
+        from airflow.providers.common.compat.sdk import AirflowException
+
+        self.log.info(
+            "Reckon %s: the count fits one meaning of total and falls short of another, which a read that "
+            "lost records could do too: reading the results a second time to compare (another reconsume).",
+            self.unique,
+        )
+        hook.reconsume(self.unique)
+        again: set[bytes] = set()
+        for page in hook.iter_reckon_results(self.unique, page_size=self.page_size, raw=True):
+            for record in page.data:
+                line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+                again.add(hashlib.blake2b(line.encode("utf-8"), digest_size=16).digest())
+            del page
+        self.verified = True
+        if again != self.seen:
+            raise AirflowException(
+                f"the results of reckon {self.unique} read twice differ ({len(self.seen)} then {len(again)} "
+                "distinct records): records went missing (someone else read them at the same time). "
+                "Nothing was written; the next try reconsumes and reads everything again."
+            )
+
+    def check(self, learnt: list[str] | None = None) -> str:
+        """The count against ``total``, under the documented readings: ``"complete"``, or
+        ``"ambiguous"`` (it matches one meaning and falls short of another: a read that lost records
+        could look the same, so :meth:`run` reads a second time to compare); raises what fails the try."""
         from airflow.providers.common.compat.sdk import AirflowException
 
         counts = self.counts
@@ -276,7 +381,7 @@ class ResultsRead:
             )
         total = counts.total
         if self.total_reading == "none":
-            return
+            return "complete"
         if total is None:
             if counts.records:
                 self.log.warning(
@@ -285,18 +390,33 @@ class ResultsRead:
                     self.unique,
                     counts.records,
                 )
-            return
+            return "complete"
         readings = counts.readings()
+        if learnt and all(readings[name] == total for name in learnt):
+            self.matched = learnt
+            self.log.info(
+                "Reckon %s: the total announced (%d) is the number of %s read, what total was found to count "
+                "on this server: complete.",
+                self.unique,
+                total,
+                " = ".join(learnt),
+            )
+            return "complete"
         allowed = TOTAL_READINGS if self.total_reading == "any" else (self.total_reading,)
         matched = [name for name in allowed if readings[name] == total]
+        self.matched = matched
         if matched:
+            # the days readings do not apply to a reckon without daily records
+            applicable = [n for n in allowed if counts.days or n in ("records", "employees")]
+            short = [name for name in applicable if readings[name] < total]
             self.log.info(
-                "Reckon %s: the total announced (%d) is the number of %s read: complete.",
+                "Reckon %s: the total announced (%d) is the number of %s read%s.",
                 self.unique,
                 total,
                 " = ".join(matched),
+                f", and more than the {' and '.join(short)} read" if short else ": complete",
             )
-            return
+            return "ambiguous" if short and self.total_reading == "any" else "complete"
         if all(readings[name] > total for name in allowed):
             # more than announced however total is read: nothing can be missing
             self.log.warning(
@@ -306,7 +426,7 @@ class ResultsRead:
                 counts.describe(),
                 total,
             )
-            return
+            return "complete"
         meaning = (
             "any of its documented meanings"
             if self.total_reading == "any"

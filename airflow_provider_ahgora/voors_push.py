@@ -181,29 +181,45 @@ def _same(sent: Any, stored: Any) -> bool:
     return bool(sent == stored)
 
 
+def _same_remote_id(sent: Any, stored: Any) -> bool:
+    """``remoteId`` as Voors may echo it: the same JSON, the same scalar as text, or an object's values
+    joined by ``-`` (``{"id": 23, "title": "T"}`` comes back as ``"23-T"`` in seed 004)."""
+    if _canonical(sent) == _canonical(stored):
+        return True
+    if not isinstance(sent, dict):
+        return isinstance(stored, str | int) and _same(sent, stored)
+    if not isinstance(stored, str | int):
+        return False
+    values = [str(v) for v in sent.values()]
+    joined = {"-".join(values), "-".join(str(sent[k]) for k in sorted(sent))}
+    if len(values) == 1:
+        joined.add(values[0])
+    return str(stored).strip() in joined
+
+
 def matching_ids(
     res: VoorsResource, payload: Mapping[str, Any], listing: Sequence[Mapping[str, Any]]
-) -> set[str]:
-    """The ids of the records of ``listing`` that match ``payload`` by the resource's read-back fields:
-    the first one must be in ``payload`` and equal; the others are compared when both sides have them."""
+) -> tuple[set[str], set[str]]:
+    """The ids of the records of ``listing`` that match ``payload`` by the resource's read-back
+    fields: ``(strong, weak)``. *Weak*: the first field (name or title) is equal. *Strong*: also every
+    other read-back field that both sides have. A record that matches weakly but not strongly may be
+    ours echoed in a form we do not know: the caller treats it as a doubt, never as absence."""
     if not res.readback:
-        return set()
+        return set(), set()
     primary, *others = res.readback
     if payload.get(primary) in (None, ""):
-        return set()
-    found = set()
+        return set(), set()
+    strong, weak = set(), set()
     for record in listing:
         if record.get("id") in (None, "") or record.get(primary) in (None, ""):
             continue
         if not _same(payload[primary], record[primary]):
             continue
-        if all(
-            _same(payload[f], record[f])
-            for f in others
-            if payload.get(f) not in (None, "") and record.get(f) not in (None, "")
-        ):
-            found.add(str(record["id"]))
-    return found
+        weak.add(str(record["id"]))
+        compared = [f for f in others if payload.get(f) not in (None, "") and record.get(f) not in (None, "")]
+        if all((_same_remote_id if f == "remoteId" else _same)(payload[f], record[f]) for f in compared):
+            strong.add(str(record["id"]))
+    return strong, weak
 
 
 class _Spool:
@@ -285,7 +301,8 @@ class _Kind:
         retry_limit: int,
         scrub: Callable[[str], str],
     ) -> tuple[str, str]:
-        """``(verdict, reason)``: ``permanent``, ``transient``, ``unknown``, ``stop`` or ``absent``."""
+        """``(verdict, reason)``: ``permanent``, ``transient``, ``unknown`` (never sent again),
+        ``unknown-harmless`` (sent again by a retry), ``stop`` or ``absent``."""
         from airflow_provider_ahgora.hooks._base import short_reason
 
         if isinstance(exc, AhgoraAuthError):
@@ -434,6 +451,11 @@ class Deletes(_Kind):
         self.conn_id = conn_id
         self.mode = mode
         self.missing_ok = missing_ok
+        #: with ``missing_ok=False`` a DELETE is not repeated blindly: a repeat's 404 would read as "the
+        #: record was never there" when it was this very request that deleted it
+        self.retry = "all" if missing_ok else "safe"
+        #: units whose earlier delete may have taken effect (its answer lost): their 404 is "deleted"
+        self.maybe_deleted: set[int] = set()
 
     def suitable(self, res: VoorsResource) -> bool:
         return res.supports("delete")
@@ -475,31 +497,59 @@ class Deletes(_Kind):
             raise Invalid(_errors_reason(exc)) from None
         return ref.to_wire(), None, None, False
 
+    def _delete(self, call: Callable[[], Any]) -> None:
+        """One DELETE. With ``missing_ok=False`` it is not repeated blindly by the hook: when its answer
+        is lost after it may have taken effect, it is sent once more here, and Voors' 404 to that repeat
+        means the lost request deleted the record (it is absent either way: never reported missing)."""
+        try:
+            call()
+        except AhgoraTransientError as exc:
+            if self.missing_ok or not exc.may_have_been_processed:
+                raise
+            try:
+                call()
+            except AhgoraNotFoundError:
+                return  # the request whose answer was lost deleted it
+            except AhgoraTransientError:
+                raise exc from None  # still unknown: classified below as such
+            return
+
     def send(
         self, hook: VoorsHook, res: VoorsResource, payloads: list[Any], stop: threading.Event
     ) -> list[Any]:
+        retry: Any = self.retry
         if res.delete_by_path_id:
             try:
-                hook.delete(res, payloads[0]["id"])
+                self._delete(lambda: hook.delete(res, payloads[0]["id"], retry=retry))
             except Exception as exc:
                 return [exc]
             return [None]
         if not res.delete_array:
             try:
-                hook.delete(res, remote_id=payloads[0]["remoteId"])
+                self._delete(lambda: hook.delete(res, remote_id=payloads[0]["remoteId"], retry=retry))
             except Exception as exc:
                 return [exc]
             return [None]
         try:
-            hook.delete(res, remote_ids=[p["remoteId"] for p in payloads])
+            hook.delete(res, remote_ids=[p["remoteId"] for p in payloads], retry=retry)
             return [None] * len(payloads)
         except AhgoraBadRequestError as exc:
             if len(payloads) == 1:
                 return [exc]
+        except AhgoraTransientError as exc:
+            if self.missing_ok or not exc.may_have_been_processed:
+                return [exc] * len(payloads)
+            # the array may have been deleted, or not: each record on its own settles it
         except Exception as exc:
             return [exc] * len(payloads)
-        # refused as a whole (often: one of them does not exist): one by one
-        return _one_by_one(payloads, stop, lambda payload: hook.delete(res, remote_ids=[payload["remoteId"]]))
+        # refused as a whole (often: one of them does not exist), or its answer lost: one by one
+        return _one_by_one(
+            payloads,
+            stop,
+            lambda payload: self._delete(
+                lambda: hook.delete(res, remote_ids=[payload["remoteId"]], retry=retry)
+            ),
+        )
 
     def classify(
         self,
@@ -511,6 +561,13 @@ class Deletes(_Kind):
     ) -> tuple[str, str]:
         if isinstance(exc, AhgoraNotFoundError) and self.missing_ok:
             return "absent", ""
+        if not self.missing_ok and isinstance(exc, AhgoraTransientError) and exc.may_have_been_processed:
+            from airflow_provider_ahgora.hooks._base import short_reason
+
+            return "unknown-harmless", (
+                f"outcome unknown: {short_reason(exc)}; the delete may have taken effect (a retry sends it "
+                "again, and then counts Voors' 404 as deleted)"
+            )
         return super().classify(exc, res, payload, retry_limit, scrub)
 
     def resend_note(self) -> str:
@@ -721,6 +778,8 @@ class VoorsDelivery:
             elif state is not None and self.creates[i]:
                 settle.append(i)
             elif state is not None:
+                if isinstance(self.kind, Deletes):
+                    self.kind.maybe_deleted.add(i)  # its 404 now means the earlier delete took effect
                 journal.forget(i)  # harmless to send again
         if self.reused:
             self.log.info(
@@ -765,38 +824,49 @@ class VoorsDelivery:
                 )
             return
         claimed = {str(v["id"]) for v in journal.info.values() if isinstance(v, Mapping) and v.get("id")}
-        found = absent = 0
+        # what each record could be, leaving out what matched before it was sent and what is known to
+        # be another record's
+        candidates: dict[int, tuple[set[str], set[str], bool]] = {}
         for i in indexes:
             payload = self.spool.read(self.offsets[i])
             pre = (journal.info.get(i) or {}).get("pre")
-            ids = matching_ids(res, payload, listing) - claimed
-            new = ids - set(pre) if pre is not None else ids
-            if pre is None and ids:
-                self._unknown(
-                    i,
-                    payload,
-                    f"outcome unknown: {len(ids)} {res.name} record(s) in Voors match this one and the "
-                    "earlier "
-                    "try could not tell which existed before it; not sent again: check in Voors",
-                    None,
-                )
-            elif len(new) == 1:
-                [voors_id] = new
+            strong, weak = matching_ids(res, payload, listing)
+            before = set(pre) if pre is not None else set()
+            candidates[i] = (strong - claimed - before, weak - claimed - before, pre is not None)
+        # a record of Voors that could be the create of several records of this input is none of theirs
+        # for sure; one that is surely another record's (its only strong match) is not this one's
+        shared: dict[str, list[int]] = {}
+        for i, (strong, _weak, _known) in candidates.items():
+            for voors_id in strong:
+                shared.setdefault(voors_id, []).append(i)
+        found = absent = 0
+        for i in indexes:
+            strong, weak, baseline = candidates[i]
+            weak = {v for v in weak if v in strong or len(shared.get(v, ())) != 1}
+            payload = self.spool.read(self.offsets[i])
+            if not weak:
+                journal.forget(i)  # not created: it is sent again below
+                absent += 1
+            elif baseline and len(strong) == 1 and len(weak) == 1 and len(shared[next(iter(strong))]) == 1:
+                [voors_id] = strong
                 claimed.add(voors_id)
                 journal.confirm(i, id=voors_id)
                 self.status[i] = _OK
                 self.succeeded += 1
                 self.reconciled += 1
                 found += 1
-            elif not new:
-                journal.forget(i)  # not created: it is sent again below
-                absent += 1
             else:
+                why = (
+                    "the earlier try could not read which existed before it"
+                    if not baseline
+                    else f"{len(weak)} new {res.name} record(s) in Voors could be it"
+                    + (" (and another record of this input could be the same one)" if strong else "")
+                )
                 self._unknown(
                     i,
                     payload,
-                    f"outcome unknown: {len(new)} new {res.name} records in Voors match this one (ids "
-                    f"{', '.join(sorted(new))}); not sent again: check in Voors",
+                    f"outcome unknown: an earlier try may have created it, and {why}; not sent again: "
+                    "check in Voors",
                     None,
                 )
         self.log.info(
@@ -832,7 +902,10 @@ class VoorsDelivery:
             return
         for i in range(self.n):
             if self.creates[i] and self.status[i] == _PENDING:
-                self._baseline[i] = sorted(matching_ids(self.res, self.spool.read(self.offsets[i]), listing))
+                # the weak matches: a record that looks like it at all was there before
+                self._baseline[i] = sorted(
+                    matching_ids(self.res, self.spool.read(self.offsets[i]), listing)[1]
+                )
 
     # -- waves ----------------------------------------------------------------------------------
 
@@ -941,8 +1014,10 @@ class VoorsDelivery:
             except BaseException:
                 # killed or a bug: what is queued is not sent; what is running ends with its request
                 self.stop.set()
-                for future in inflight:
-                    future.cancel()
+                cancelled = [
+                    i for future, (unit, _p, _b) in inflight.items() if future.cancel() for i in unit
+                ]
+                self._never_left(cancelled)
                 raise
             finally:
                 if self.journal is not None:
@@ -972,15 +1047,32 @@ class VoorsDelivery:
                 self.stop.set()
                 self.log.error("%s: %s.", self.what, self.stop_reason)
                 return
-        for unit in group:
-            if self.stop.is_set():
-                return
-            while len(inflight) >= window:
-                self._drain(inflight, breaker)
-            payloads = [self.spool.read(self.offsets[i]) for i in unit]
-            self.requests += 1
-            batch = self.requests if batched else None
-            inflight[pool.submit(self._work, payloads)] = (unit, payloads, batch)
+        submitted = 0
+        try:
+            for unit in group:
+                while len(inflight) >= window and not self.stop.is_set():
+                    self._drain(inflight, breaker)
+                if self.stop.is_set():
+                    break
+                payloads = [self.spool.read(self.offsets[i]) for i in unit]
+                self.requests += 1
+                batch = self.requests if batched else None
+                inflight[pool.submit(self._work, payloads)] = (unit, payloads, batch)
+                submitted += 1
+        finally:
+            # stopped, timed out or killed before these left: the marks go
+            self._never_left([i for rest in group[submitted:] for i in rest])
+
+    def _never_left(self, indexes: list[int]) -> None:
+        """Creates marked in flight whose requests were never sent (the run stopped first, or their
+        queued work was cancelled): nothing to learn about them, so the journal forgets them."""
+        if self.journal is None:
+            return
+        creates = [i for i in indexes if self.creates[i]]
+        for i in creates:
+            self.journal.forget(i)
+        if creates:
+            self.journal.flush(force=True)
 
     def _units(self, bucket: array[int], array_size: int) -> Iterator[list[int]]:
         """Requests of one wave: one record each, or up to ``array_size`` for array resources."""
@@ -1053,6 +1145,18 @@ class VoorsDelivery:
         verdict, reason = self.kind.classify(
             outcome, self.res, payload, self.retry_limit, self.settings.scrub
         )
+        if (
+            isinstance(self.kind, Deletes)
+            and i in self.kind.maybe_deleted
+            and isinstance(outcome, AhgoraNotFoundError)
+        ):
+            verdict = "absent"  # an earlier try's delete of it took effect, its answer was lost
+        if verdict == "unknown-harmless":  # sending it again is harmless: the retry does
+            if journal is not None:
+                journal.mark_unknown(i, reason)
+            self._failure(i, payload, reason, batch, _TRANSIENT)
+            self._count_toward_breaker(reason, breaker)
+            return
         if verdict == "absent":
             self.status[i] = _OK
             self.succeeded += 1
@@ -1065,6 +1169,7 @@ class VoorsDelivery:
             self._unknown(i, payload, reason, batch)
             if self.res.can_read_back:
                 self.lookable += 1
+            self._count_toward_breaker(reason, breaker)
             return
         if journal is not None and self.creates[i]:
             journal.forget(i)  # refused, or surely never processed: not created
@@ -1079,16 +1184,23 @@ class VoorsDelivery:
         code = _TRANSIENT if verdict == "transient" else _FAILED
         self._failure(i, payload, reason, batch, code)
         if code == _TRANSIENT:
-            self.streak += 1
-            if self.streak >= breaker and self.stop_reason is None:
-                self.stop_reason = (
-                    f"{self.streak} requests in a row failed after their retries (last: {reason}): Voors "
-                    "looks unavailable, so the remaining records were not sent"
-                )
-                self.stop.set()
-                self.log.error("%s: %s.", self.what, self.stop_reason)
+            self._count_toward_breaker(reason, breaker)
         else:
             self.streak = 0
+
+    def _count_toward_breaker(self, reason: str, breaker: int) -> None:
+        """A request that failed after its retries (or whose answer was lost): after ``breaker`` in a
+        row, Voors is taken as unavailable and nothing more is sent. For creates the bar is lower:
+        each one lost is an outcome someone must check."""
+        self.streak += 1
+        limit = max(4, breaker // 4) if self.res.creates else breaker
+        if self.streak >= limit and self.stop_reason is None:
+            self.stop_reason = (
+                f"{self.streak} requests in a row failed after their retries or lost their answer (last: "
+                f"{reason}): Voors looks unavailable, so the remaining records were not sent"
+            )
+            self.stop.set()
+            self.log.error("%s: %s.", self.what, self.stop_reason)
 
     def finish_unsent(self) -> None:
         """Records never sent because the run stopped: each named in the report."""

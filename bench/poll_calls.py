@@ -3,7 +3,7 @@
 ``PontoWebReckonTrigger`` polls ``GET /reckons/process/status/{process}`` every ``poll_interval``
 seconds while the progress moves, and grows the interval x1.5 (up to ``max_poll_interval``) after
 each poll that shows no progress. Nothing here waits 10 real minutes: the trigger's ``run()`` is
-driven with a fake clock (``time.time`` and ``asyncio.sleep`` replaced in the trigger module; a
+driven with a fake clock (the polling policy's clock and ``asyncio.sleep`` replaced; a
 sleep moves the clock), and the sandbox is given the same clock (``Sandbox(clock=...)``), so that
 the reckon progresses over 10 simulated minutes exactly as it would over real ones. The status calls
 are counted with the sandbox's inspection API (``Sandbox.requests``); every poll is a real HTTP call
@@ -38,12 +38,12 @@ import itertools
 import os
 from collections.abc import Iterator
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 START = 1_750_000_000.0  # the fake clock's origin (epoch seconds); any value works
 EMPLOYEES = 1200
 MONTH, YEAR = "04", "2025"
+_REAL_SLEEP = asyncio.sleep
 STATUS_PATH = "/reckons/process/status/"
 
 
@@ -72,31 +72,22 @@ class FakeClock:
             self.on_finish()
             self.finish_at = None
         self.now = target
-        await asyncio.sleep(0)  # the real one: let the loop breathe, as a real sleep would
+        await _REAL_SLEEP(0)  # the real one: let the loop breathe, as a real sleep would
         return result
-
-
-class _AsyncioWithFakeSleep:
-    """The ``asyncio`` module as the trigger module sees it: everything real but ``sleep``."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.sleep = clock.sleep
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(asyncio, name)
 
 
 @contextlib.contextmanager
 def fake_time_in_trigger(clock: FakeClock) -> Iterator[None]:
-    from airflow_provider_ahgora.triggers import reckon as trigger_mod
+    """The fake clock where every wait reads time: the polling policy's clock and ``asyncio.sleep``."""
+    from airflow_provider_ahgora import polling
 
-    saved = trigger_mod.time, trigger_mod.asyncio
-    trigger_mod.time = SimpleNamespace(time=clock.time)  # type: ignore[assignment]
-    trigger_mod.asyncio = _AsyncioWithFakeSleep(clock)  # type: ignore[assignment]
+    saved = polling._now, asyncio.sleep
+    polling._now = clock.time  # type: ignore[assignment]
+    asyncio.sleep = clock.sleep  # type: ignore[assignment]
     try:
         yield
     finally:
-        trigger_mod.time, trigger_mod.asyncio = saved
+        polling._now, asyncio.sleep = saved
 
 
 def _epoch(iso: str) -> float:

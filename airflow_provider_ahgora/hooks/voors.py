@@ -213,10 +213,14 @@ class VoorsHook(AhgoraRestHook):
         *,
         remote_id: Any = None,
         remote_ids: Sequence[Any] | None = None,
+        retry: RetryMode = "all",
     ) -> VoorsResponse:
         """Delete by Voors id (``DELETE /path/{id}``) or by ``remoteId`` (body), per the resource.
 
         Resources whose DELETE takes an array (pay slips, readjust reasons) accept ``remote_ids``.
+        ``retry`` as for every call: ``"all"`` (default) repeats a DELETE whose answer was lost, which
+        is harmless when a missing record counts as deleted; ``"safe"`` does not, so that a repeat's
+        404 is never taken for a record that was never there.
         """
         res = self.resource(resource)
         self._require(res, "delete")
@@ -225,7 +229,7 @@ class VoorsHook(AhgoraRestHook):
                 raise AhgoraConfigError(
                     f"Deleting from '{res.name}' needs the Voors id: delete('{res.name}', id)."
                 )
-            return self._call("DELETE", f"{res.path}/{quote_segment(id)}")
+            return self._call("DELETE", f"{res.path}/{quote_segment(id)}", retry=retry)
         key = res.delete_envelope or res.envelope
         if remote_ids is not None:
             if not res.delete_array:
@@ -236,7 +240,7 @@ class VoorsHook(AhgoraRestHook):
             if not ids or any(r in (None, "", {}) for r in ids):
                 raise AhgoraConfigError("remote_ids must be a non-empty list of remoteIds.")
             return self._call(
-                "DELETE", res.path, json_body=self._envelope(key, [{"remoteId": r} for r in ids])
+                "DELETE", res.path, json_body=self._envelope(key, [{"remoteId": r} for r in ids]), retry=retry
             )
         if remote_id in (None, "", {}):
             raise AhgoraConfigError(
@@ -246,7 +250,7 @@ class VoorsHook(AhgoraRestHook):
         ref: Any = {"remoteId": remote_id}
         if res.delete_array:
             ref = [ref]
-        return self._call("DELETE", res.path, json_body=self._envelope(key, ref))
+        return self._call("DELETE", res.path, json_body=self._envelope(key, ref), retry=retry)
 
     def get(self, resource: str | VoorsResource, id: int | str) -> VoorsEntity:
         """One record by its Voors id (``GET /path/{id}``), typed by its response model.

@@ -285,7 +285,18 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, PontoWebTask, BaseOpe
                     _n(plan.invalid),
                 )
                 journal = self._journal(context, engine, engine.input_id(plan))
+                max_tries = getattr(context.get("ti"), "max_tries", None)
+                if not engine.idempotent and journal.changed_input_is_risky(max_tries):
+                    raise _fail(
+                        f"{self.task_id}: an earlier try of this task pushed other {engine.name} records "
+                        "(the input changed since), and PontoWeb may have accepted them: sending this input "
+                        f"could send some of them twice ({engine.name} sent twice are two). Nothing was "
+                        "sent. Check in PontoWeb; to send this input anyway, clear the task in Airflow."
+                    )
+                journal.stamp(max_tries)
                 summary = engine.send(hook, plan, spool, report, journal, need_ids=self.wait_for_completion)
+                if engine.carried:
+                    engine.carry(report, read_report(report.path))
             pending = [b for b in summary["batches"] if b["status"] == "sent"]
             if self.wait_for_completion and pending and self.deferrable:
                 report_path = report.commit()
@@ -380,6 +391,7 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, PontoWebTask, BaseOpe
         outcomes: Mapping[str, Mapping[str, Any]],
     ) -> dict[str, Any]:
         final, warnings, stopped = engine.settle(summary, report, outcomes)
+        engine.remember_outcomes(journal, final["batches"])
         for warning in warnings:
             self.log.warning("%s", warning)
         self.log.info(
@@ -579,6 +591,15 @@ class _VoorsBatchOperator(PlainStringTemplatesMixin, BaseOperator):
                     journal = DeliveryJournal(
                         retry_state(context, VOORS_STATE_KEY), run.input_id, run.what
                     ).load()
+                    max_tries = getattr(context.get("ti"), "max_tries", None)
+                    if any(run.creates) and journal.changed_input_is_risky(max_tries):
+                        raise _fail(
+                            f"{self.task_id}: an earlier try of this task pushed other {run.res.name} "
+                            "records (the input changed since), and Voors may have created them: creating "
+                            "this input's records could create some twice. Nothing was sent. Check in Voors; "
+                            "to send this input anyway, clear the task in Airflow."
+                        )
+                    journal.stamp(max_tries)
                     run.recall(journal)
                     run.send(self.max_workers, self.array_size)
                     run.finish_unsent()

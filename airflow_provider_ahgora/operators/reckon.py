@@ -474,8 +474,26 @@ class PontoWebReckonOperator(PontoWebTask, BaseOperator):
                 }
             )
             raise _fail(self._unknown_start_message(str(exc)), exc) from exc
-        except BaseException:
-            state.delete()
+        except AhgoraError:
+            state.delete()  # an answer that refuses the start (credentials, permission, ...): nothing started
+            raise
+        except BaseException as exc:
+            # anything else may come while PontoWeb has the request: a timeout of the task
+            # (execution_timeout), its termination, a bug. For a paid reckon the outcome is
+            # unknown: the mark stays, so that the retry does not start a second one
+            if request.is_full_base:
+                state.set(
+                    {
+                        "request": fingerprint,
+                        "unknown_start": (
+                            f"the start call was interrupted ({type(exc).__name__}: {exc})"[:500]
+                        ),
+                        "at": datetime.now(timezone.utc).isoformat(),
+                        "max_tries": max_tries,
+                    }
+                )
+            else:
+                state.delete()
             raise
         process = answer.process
         state.set(
@@ -776,6 +794,7 @@ class PontoWebReckonResultsOperator(PontoWebTask, BaseOperator):
         )
         hook = self.get_hook()
         try:
+            read.server = hook.settings.base_url
             counts = read.run(hook)
         except AirflowException as exc:
             if not isinstance(exc, AhgoraError):

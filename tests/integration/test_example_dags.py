@@ -281,8 +281,10 @@ def test_rescission_reckon_for_registers_given_as_params(sandbox, example_dags, 
         "success"
     )
     (reckon,) = sandbox.reckons()
-    # read once by the results task (after its own reconsume), then given back by release_results
-    assert (reckon["reconsumes"], reckon["remaining"]) == (2, reckon["total"])
+    # read by the results task (after its own reconsume; twice the first time a server's total fits
+    # several of its meanings, see docs/operators_reckon.rst), then given back by release_results
+    assert reckon["reconsumes"] in (2, 3)
+    assert reckon["remaining"] == reckon["total"]
     assert reckon["request"]["rescission"] is True
     assert reckon["request"]["registers"] == registers
     assert not reckon["full_base"]

@@ -30,6 +30,27 @@ pytestmark = [
 MONTH, YEAR = "01", "2026"
 
 
+@pytest.fixture(autouse=True)
+def readings_learnt(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """What ``total`` counts, learnt per server (an Airflow Variable in a real run; the operators run
+    directly here, outside a task runner, where Airflow 3's Variables are not reachable)."""
+    from airflow_provider_ahgora.results import ReadingMemory
+
+    kept: dict[str, str] = {}
+
+    class Variables:
+        @staticmethod
+        def get(key: str, default: Any = None, **_: Any) -> Any:
+            return kept.get(key, default)
+
+        @staticmethod
+        def set(key: str, value: str, **_: Any) -> None:
+            kept[key] = value
+
+    monkeypatch.setattr(ReadingMemory, "_variable", staticmethod(lambda: Variables))
+    return kept
+
+
 @pytest.fixture
 def sandbox_options() -> dict[str, Any]:
     return {"employees": 6, "seed": 5, "speed": float("inf"), "push_speed": float("inf"), "daily_limit": 1000}
@@ -100,8 +121,13 @@ def test_every_documented_meaning_of_total_reads_complete(sandbox, tmp_path, rea
     want = list(sandbox.data.reckon_records(MONTH, YEAR, features=features))
     assert read_jsonl(result["path"]) == want
     assert result["records"] == len(want)
-    [reckon] = sandbox.reckons()
-    assert reckon["reconsumes"] == 1, "one try, one reconsume"
+    [first] = sandbox.reckons()
+    assert first["reconsumes"] in (1, 2), "read twice at most, when the count fits several meanings"
+    # what total counts on this server is learnt: the next reckon of the same kind is read once
+    again = reckon_then_read(sandbox, tmp_path / "again", features, page_size=7)
+    assert read_jsonl(again["path"]) == want
+    second = next(r for r in sandbox.reckons() if r["unique"] != first["unique"])
+    assert second["reconsumes"] == 1
 
 
 @pytest.mark.sandbox(quirks={"results_total": "days"})

@@ -559,7 +559,8 @@ class TestRetryState:
     def test_state_written_after_each_accepted_batch(self, hooks, fake, clock, tmp_path):
         store = FakeStateStore()
         make_op(tmp_path, records=cost_centers(25), batch_size=10).execute(make_context(store))
-        assert [value["confirmed"] for _, value in store.sets] == [[[1, 1]], [[1, 2]], [[1, 3]]]
+        # one write per batch as it is accepted (then the monitor's outcomes, once the report is in)
+        assert [value["confirmed"] for _, value in store.sets][:3] == [[[1, 1]], [[1, 2]], [[1, 3]]]
         assert PUSH_STATE_KEY not in store.data
 
     def test_variable_fallback_without_task_state_store(self, hooks, fake, clock, tmp_path, monkeypatch):
@@ -643,6 +644,60 @@ class TestRetryState:
         summary = make_op(tmp_path, records=records).execute(make_context(store, FakeTI(try_number=2)))
         assert fake.sent_records() == records
         assert summary["failed"] == summary["unconfirmed"] == 0
+
+    def test_absences_of_a_changed_input_are_not_sent_until_a_human_clears(
+        self, hooks, fake, clock, tmp_path
+    ):
+        """Batch 1 accepted, batch 2 refused (429, retryable), a row appended before the retry: the
+        absences of batch 1 would go twice (found in review)."""
+        records = absences(4)
+        fake.faults[2] = ("before", 429)
+        fake.faults[3] = ("before", 429)
+        fake.faults[4] = ("before", 429)
+        store = FakeStateStore()
+        with pytest.raises(AirflowException):
+            make_op(tmp_path, resource="absences", records=records, batch_size=2).execute(
+                make_context(store, FakeTI(max_tries=2))
+            )
+        assert [r["matricula"] for r in fake.sent_records()] == ["000000", "000001"]
+        grown = [*records, absences(5)[4]]
+        with pytest.raises(AirflowFailException, match="input changed"):
+            make_op(tmp_path, resource="absences", records=grown, batch_size=2).execute(
+                make_context(store, FakeTI(try_number=2, max_tries=2))
+            )
+        assert len(fake.sent_records()) == 2, "nothing sent"
+        make_op(tmp_path, resource="absences", records=grown, batch_size=2).execute(
+            make_context(store, FakeTI(try_number=3, max_tries=5))  # cleared: the human's go-ahead
+        )
+        assert len(fake.sent_records()) == 2 + 5
+
+    def test_a_retry_keeps_the_monitor_outcomes_already_learnt(self, hooks, fake, clock, tmp_path):
+        """Batch 1 finished (one record rejected), batch 2 still processing at the timeout: the retry
+        does not poll batch 1 again (the monitor forgets it 15 minutes after it finished) and keeps its
+        rejection in the report (found in review)."""
+        not_found = (400, {"error": {"message": "Process not found", "code": 400}})
+        fake.monitor_script[1] = [
+            monitor_body("warning", 2, 2, [{"identifier": "c00001", "message": "nome too long"}]),
+            not_found,
+        ]
+        fake.monitor_script[2] = [monitor_body("processing", 0, 2)]
+        store = FakeStateStore()
+        records = cost_centers(4)
+        with pytest.raises(AirflowException) as info:
+            make_op(tmp_path, records=records, batch_size=2, timeout=60).execute(make_context(store))
+        assert not isinstance(info.value, AirflowFailException)
+        fake.monitor_script[2] = [monitor_body("done", 2, 2)]
+        ti = FakeTI(try_number=2)
+        with pytest.raises(AirflowFailException, match="1 record"):
+            make_op(tmp_path, records=records, batch_size=2, timeout=60).execute(make_context(store, ti))
+        summary = ti.xcoms["return_value"]
+        assert [b["status"] for b in summary["batches"]] == ["warning", "done"]
+        assert (summary["failed"], summary["unconfirmed"]) == (1, 0)
+        [entry] = read_report(summary["report_path"])
+        assert entry["record"]["codigo"] == "c00001"
+        assert "nome too long" in entry["reason"]
+        polled = [c.get("subunique") for c in fake.monitor_calls]
+        assert polled.count("64000001") == 1, "batch 1 polled once, in the first try"
 
     def test_absences_are_not_sent_when_the_journal_cannot_be_written(self, hooks, fake, clock, tmp_path):
         class Unwritable(FakeStateStore):

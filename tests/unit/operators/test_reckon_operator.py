@@ -16,6 +16,7 @@ import responses
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_ahgora.exceptions import (
+    AhgoraAuthError,
     AhgoraConfigError,
     AhgoraConnectionError,
     AhgoraDailyLimitError,
@@ -413,6 +414,39 @@ class TestStartFailures:
         with pytest.raises(AirflowFailException, match="may have reached PontoWeb"):
             make_op().execute(make_context(store, FakeTI(try_number=2, max_tries=2)))
         assert len(start_calls()) == 1
+
+    @pytest.mark.parametrize("interruption", ["timeout", "terminated"])
+    @responses.activate
+    def test_a_task_timeout_during_the_start_call_is_an_unknown_outcome(self, hooks, clock, interruption):
+        """execution_timeout (or a termination) while PontoWeb has the request: the mark stays, and the
+        retry does not pay for a second full-base reckon (found in review)."""
+        from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+        class Terminated(BaseException):
+            pass
+
+        started: list[Any] = []
+
+        def start(request: Any) -> Any:
+            started.append(1)
+            raise AirflowTaskTimeout("Timeout, PID: 1234") if interruption == "timeout" else Terminated()
+
+        responses.add_callback(responses.POST, START_URL, callback=start)
+        store = FakeStateStore()
+        with pytest.raises((AirflowTaskTimeout, Terminated)):
+            make_op().execute(make_context(store, FakeTI(max_tries=2)))
+        assert "unknown_start" in store.data[STATE_KEY]
+        with pytest.raises(AirflowFailException, match="may have reached PontoWeb"):
+            make_op().execute(make_context(store, FakeTI(try_number=2, max_tries=2)))
+        assert len(started) == 1
+
+    @responses.activate
+    def test_a_refused_start_leaves_no_mark(self, hooks, clock):
+        responses.post(START_URL, status=401, json={"error": {"code": 401, "message": "Unauthorized"}})
+        store = FakeStateStore()
+        with pytest.raises(AhgoraAuthError):
+            make_op().execute(make_context(store))
+        assert STATE_KEY not in store.data
 
     @responses.activate
     def test_a_cleared_task_starts_a_new_reckon_after_an_unknown_start(self, hooks, clock, logs):

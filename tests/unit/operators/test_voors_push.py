@@ -27,6 +27,7 @@ from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.operators import push as push_ops
 from airflow_provider_ahgora.operators.push import VOORS_STATE_KEY, VoorsDeleteOperator, VoorsPushOperator
 from airflow_provider_ahgora.sandbox.data import make_cpf
+from tests.unit.operators import conftest as shared
 
 pytestmark = pytest.mark.filterwarnings("ignore:in a future version of UPath:PendingDeprecationWarning")
 
@@ -54,17 +55,9 @@ class SleepRecorder:
             self.calls.append(seconds)
 
 
-class FakeTI:
+class FakeTI(shared.FakeTI):
     def __init__(self, task_id: str = "push") -> None:
-        self.dag_id = "voors"
-        self.run_id = "manual__2026-02-01"
-        self.task_id = task_id
-        self.map_index = -1
-        self.try_number = 1
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        self.xcoms[key] = value
+        super().__init__(task_id=task_id, dag_id="voors", run_id="manual__2026-02-01")
 
 
 class MemoryStateStore(dict):
@@ -933,10 +926,26 @@ class TestCreates:
         assert sorted(created) == sorted(r["title"] for r in records), "each created exactly once"
 
     @responses.activate
-    def test_journal_of_another_input_is_ignored(self, ctx):
+    def test_journal_of_another_input_is_ignored_by_upserts(self, ctx):
+        responses.add_callback(responses.POST, USERS, callback=ok_user)
+        ctx["task_state_store"][VOORS_STATE_KEY] = {"v": 1, "input": "other", "confirmed": [[0, 0]]}
+        summary = push([user(0)]).execute(ctx)
+        assert summary["succeeded"] == 1
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_journal_of_another_input_stops_creates_unless_cleared(self, ctx):
         responses.post(f"{BASE}/horaries", json={"data": {"horary": {"id": 1}}})
         responses.get(f"{BASE}/horaries", json={"data": {"horary": []}})
-        ctx["task_state_store"][VOORS_STATE_KEY] = {"v": 1, "input": "other", "confirmed": [[0, 0]]}
+        ctx["task_state_store"][VOORS_STATE_KEY] = {
+            "v": 1,
+            "input": "other",
+            "confirmed": [[0, 0]],
+            "extra": {"max_tries": 0},
+        }
+        with pytest.raises(AirflowFailException, match="input changed"):
+            push([{"title": "h"}], resource="horaries").execute(ctx)
+        ctx["ti"].max_tries = 1  # a human cleared the task
         summary = push([{"title": "h"}], resource="horaries").execute(ctx)
         assert summary["succeeded"] == 1
         assert len([c for c in responses.calls if c.request.method == "POST"]) == 1
@@ -959,3 +968,146 @@ def vp_units(ranges: list[list[int]]) -> set[int]:
     from airflow_provider_ahgora.journal import unranges
 
     return unranges(ranges)
+
+
+# --------------------------------------------------------------------------------------------------
+# Found in review: reconcile, marks never sent, outages, deletes that happened
+# --------------------------------------------------------------------------------------------------
+
+
+class TestReview:
+    @responses.activate
+    def test_reconcile_does_not_take_a_sibling_for_ours(self, ctx):
+        """Two 'Vendas' that differ only by branch and remoteId, both answers lost, only the second
+        created: the retry must find the second and create the first, not swap them."""
+        store: list[dict[str, Any]] = []
+        first_try = {"on": True}
+
+        def create(request: Any) -> Any:
+            dept = json.loads(request.body)["data"]["department"]
+            if first_try["on"]:
+                if dept["branch"]["remoteId"] == 23:
+                    return 503, {}, json.dumps({"message": "busy"})  # not created
+                store.append({"id": 100 + len(store), **dept})
+                return 502, {}, "<html><title>Bad Gateway</title></html>"  # created, answer lost
+            store.append({"id": 100 + len(store), **dept})
+            return 201, {}, json.dumps({"data": {"department": store[-1]}})
+
+        responses.add_callback(responses.POST, f"{BASE}/departments", callback=create)
+        responses.add_callback(
+            responses.GET,
+            f"{BASE}/departments",
+            callback=lambda r: (200, {}, json.dumps({"data": {"department": store}})),
+        )
+        records = [
+            {"name": "Vendas", "description": "d", "branch": {"remoteId": 23}, "remoteId": {"id": 1}},
+            {"name": "Vendas", "description": "d", "branch": {"remoteId": 24}, "remoteId": {"id": 2}},
+        ]
+        op = push(records, resource="departments", max_workers=2)
+        with pytest.raises(AirflowException):
+            op.execute(ctx)
+        first_try["on"] = False
+        summary = op.execute(ctx)
+        assert summary["succeeded"] == 2
+        assert sorted(d["branch"]["remoteId"] for d in store) == [23, 24], "one each, none doubled"
+
+    @pytest.mark.parametrize(
+        ("sent", "echoed"),
+        [
+            ({"id": 1}, "1"),
+            ({"id": 23, "title": "T"}, "23-T"),
+            ({"id": 34, "composedKey": 3}, {"id": 34, "composedKey": 3}),
+        ],
+    )
+    def test_remote_id_as_voors_echoes_it(self, sent, echoed):
+        """Seed 004 shows remoteId echoed as sent, as its value's text, or its values joined by '-'."""
+        from airflow_provider_ahgora.registry import RESOURCES
+
+        listing = [{"id": 7, "title": "T", "remoteId": echoed}, {"id": 8, "title": "T", "remoteId": "other"}]
+        strong, weak = vp.matching_ids(RESOURCES["jobRoles"], {"title": "T", "remoteId": sent}, listing)
+        assert (strong, weak) == ({"7"}, {"7", "8"})
+
+    @responses.activate
+    def test_creates_marked_but_never_sent_are_forgotten(self, ctx):
+        """A 401 on the first answer stops the push; the creates marked in flight that never left are
+        not left "in flight", so the retry sends them instead of reporting them unknown for good."""
+        sent: list[str] = []
+        token_ok = {"yes": False}
+
+        def answer(request: Any) -> Any:
+            sent.append(json.loads(request.body)["data"]["body"])
+            if not token_ok["yes"]:
+                return 401, {}, json.dumps({"status": "error", "message": "Unauthorized: invalid token"})
+            return 201, {}, json.dumps({"data": {"id": len(sent)}})
+
+        responses.add_callback(responses.POST, f"{BASE}/posts", callback=answer)
+        records = [{"type": "message", "body": f"post {i}"} for i in range(40)]
+        op = push(records, resource="posts", max_workers=4)
+        with pytest.raises(AirflowFailException):
+            op.execute(ctx)
+        journal = ctx["task_state_store"][VOORS_STATE_KEY]
+        never_left = vp_units(journal["inflight"]) - {int(b.split()[1]) for b in sent}
+        assert never_left == set()
+        token_ok["yes"] = True
+        before = len(sent)
+        summary = op.execute({**ctx, "ti": FakeTI()})
+        # the 401'd ones surely did nothing (401 is an answer): every post is sent by the retry
+        assert summary["succeeded"] == 40
+        assert len(sent) - before == 40
+
+    @responses.activate
+    def test_an_outage_on_creates_trips_the_breaker_early(self, ctx):
+        """Each create lost to a 502 is an outcome someone must check: after a few in a row, stop."""
+        responses.post(f"{BASE}/posts", status=502, body="<html><title>Bad Gateway</title></html>")
+        records = [{"type": "message", "body": f"p{i}"} for i in range(300)]
+        with pytest.raises(AirflowException, match="Voors looks unavailable"):
+            push(records, resource="posts", max_workers=2).execute(ctx)
+        assert len(responses.calls) < 12
+        journal = ctx["task_state_store"][VOORS_STATE_KEY]
+        assert len(json.dumps(journal)) < 2000, "one reason table, not a sentence per record"
+
+    @responses.activate
+    def test_a_delete_that_happened_is_not_reported_missing(self, ctx):
+        """missing_ok=False: the DELETE's answer is lost after Voors deleted the record; its repeat gets
+        Voors' 404, which here means the lost request deleted it."""
+        exists = {"5": True}
+
+        def delete(request: Any) -> Any:
+            if exists["5"]:
+                exists["5"] = False
+                return 502, {}, "<html><title>Bad Gateway</title></html>"
+            return 404, {}, json.dumps({"status": "error", "message": "Department not found"})
+
+        responses.add_callback(responses.DELETE, f"{BASE}/departments/5", callback=delete)
+        summary = VoorsDeleteOperator(task_id="d", resource="departments", ids=[5], missing_ok=False).execute(
+            ctx
+        )
+        assert (summary["succeeded"], summary["failed"]) == (1, 0)
+        assert len(responses.calls) == 2
+
+    @responses.activate
+    def test_a_delete_of_a_record_that_never_was_still_fails_with_missing_ok_false(self, ctx):
+        responses.delete(
+            f"{BASE}/departments/5", status=404, json={"status": "error", "message": "not found"}
+        )
+        with pytest.raises(AirflowFailException):
+            VoorsDeleteOperator(task_id="d", resource="departments", ids=[5], missing_ok=False).execute(ctx)
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    def test_creates_of_a_changed_input_are_not_sent_until_a_human_clears(self, ctx):
+        """An earlier try created departments of another input: this input might hold the same ones."""
+        created = TestCreates.job_roles({"b": "before"})
+        with pytest.raises(AirflowException):
+            push([{"title": "a"}, {"title": "b"}], resource="jobRoles", max_workers=1).execute(ctx)
+        assert created == ["a"]
+        ctx["ti"] = FakeTI()
+        changed = [{"title": "a"}, {"title": "b"}, {"title": "c"}]
+        with pytest.raises(AirflowFailException, match="input changed"):
+            push(changed, resource="jobRoles").execute(ctx)
+        assert created == ["a"], "nothing sent"
+        ti = FakeTI()
+        ti.max_tries = 3  # cleared by a human
+        summary = push(changed, resource="jobRoles", max_workers=1).execute({**ctx, "ti": ti})
+        assert summary["succeeded"] == 3
+        assert created == ["a", "a", "b", "c"], "the human's go-ahead: sent as asked"

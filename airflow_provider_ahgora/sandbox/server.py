@@ -504,7 +504,6 @@ class Sandbox:
             "host": self.base_url,
             "login": self.login,
             "password": self.password,
-            "extra": {"accept_version": "v2"},
         }
 
     @property

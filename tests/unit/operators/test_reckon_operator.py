@@ -22,6 +22,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraDailyLimitError,
     AhgoraExpiredError,
     AhgoraValidationError,
+    AhgoraWrongEndpointError,
 )
 from airflow_provider_ahgora.operators import _state
 from airflow_provider_ahgora.operators import reckon as reckon_mod
@@ -532,6 +533,23 @@ class TestReconnect:
         assert result["process"] == PROCESS
         assert len(start_calls()) == 1
         assert f"Reckon {OLD}, started by an earlier try, is unknown to PontoWeb" in logs()
+
+    @responses.activate
+    def test_a_web_servers_404_for_the_stored_process_starts_nothing(self, hooks, clock):
+        # A wrong base URL answers HTML 404: that is not PontoWeb saying "unknown process", so no new
+        # (paid, limited) reckon may start; the error says to check the host, and the mark is kept.
+        op = make_op()
+        store = FakeStateStore(stored_for(op, OLD))
+        responses.get(
+            f"{STATUS_URL}/{OLD}",
+            status=404,
+            body="<html><head><title>404 Not Found</title></head><body>nginx</body></html>",
+            content_type="text/html",
+        )
+        with pytest.raises(AhgoraWrongEndpointError, match="check the host"):
+            op.execute(make_context(store, FakeTI(try_number=2)))
+        assert start_calls() == []
+        assert store.data[STATE_KEY]["process"] == OLD
 
     @responses.activate
     def test_stored_process_in_error_starts_a_new_one(self, hooks, clock, logs):

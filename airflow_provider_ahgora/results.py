@@ -22,8 +22,9 @@ on a plain retry. One try of the read:
    employee with two records lost one, under the records reading): then a second read, which
    writes nothing, compares the records' digests, and only the same set commits.
    ``total_reading`` pins one meaning when a deployment knows it (no second read then).
-5. **Commit.** The temporary objects are renamed onto their final names (the CSV first, the JSON
-   Lines last: its presence means done).
+5. **Commit.** The temporary objects are committed onto their final names
+   (:func:`~airflow_provider_ahgora.storage.commit`: the CSV first, the JSON Lines last, whose
+   presence means done), and what killed tries left next to them is removed.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ahgora.storage import partial_path, remove_leftovers, unlink_quietly
+from airflow_provider_ahgora.storage import commit, partial_path, unlink_quietly
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
@@ -278,11 +279,8 @@ class ResultsRead:
             raise
         if self.csv_final is not None:  # commit: the CSV first, the JSON Lines last
             self.csv_final.parent.mkdir(parents=True, exist_ok=True)
-            self.temps[1].rename(self.csv_final)
-        self.temps[0].rename(self.final)
-        remove_leftovers(self.final, self.log)
-        if self.csv_final is not None:
-            remove_leftovers(self.csv_final, self.log)
+            commit(self.temps[1], self.csv_final, self.log)
+        commit(self.temps[0], self.final, self.log)
         return self.counts
 
     def _stream(self, hook: Any) -> None:

@@ -2,10 +2,23 @@
 ``gs://``, ``memory://``, ...), the default places of results and reports, and the atomic commit.
 
 A file we write is first written whole to a hidden temporary object next to its target
-(``.<name>.<token>.partial``) and then renamed onto it: a local rename is atomic, and on object stores
-(a copy then a delete) the final object appears whole or not at all. So a reader never sees half a
-file, and a try killed mid-write leaves at most a temporary object, which the next successful write
-of the same target removes.
+(``.<name>.<token>.partial``, :func:`partial_path`) and then committed onto it (:func:`commit`), so
+a reader never sees half a file under the final name:
+
+* on a local disk the commit is a rename, atomic within one filesystem;
+* on an object store (S3, GCS) it is a server-side copy then a delete of the temporary object. The
+  copy is what makes the final object appear, whole (S3 and GCS never show a partly written
+  object, and read after write is consistent); the pair is not atomic, so a try killed between the
+  two leaves a complete final object *and* its temporary object.
+
+Why not write the final name directly on an object store, whose uploads appear whole anyway: a
+write that fails half-way still *closes* its file (``with path.open("w")``), and closing an object
+store's file uploads what was written so far: the final name would hold a truncated file. Written
+to a temporary object, a failed try's truncated object is removed (:func:`unlink_quietly`).
+
+A try killed mid-write leaves at most a temporary object (on S3, also an incomplete multipart
+upload when it had written more than one part, 50 MiB with s3fs), which the next commit of the same
+target removes (:func:`remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 __all__ = [
+    "commit",
     "default_output_path",
     "default_report_path",
     "partial_path",
@@ -122,11 +136,41 @@ def unlink_quietly(path: ObjectStoragePath) -> None:
         pass
 
 
+def commit(partial: ObjectStoragePath, final: ObjectStoragePath, log: Any = None) -> None:
+    """Move a fully written temporary object onto its final name (replacing what was there), then
+    remove what killed tries left next to it. The one commit of every file the provider writes."""
+    partial.rename(final)
+    remove_leftovers(final, log)
+
+
 def remove_leftovers(final: ObjectStoragePath, log: Any = None) -> None:
-    """Best effort: temporary objects next to ``final`` left by tries that were killed."""
+    """Best effort: temporary objects next to ``final`` left by tries that were killed (and, on S3,
+    their incomplete multipart uploads)."""
     try:
         for leftover in final.parent.glob(f".{final.name}.*.partial"):
             unlink_quietly(leftover)
     except Exception as exc:
         if log is not None:
             log.debug("Could not list leftovers next to %s: %s", final, exc)
+    if str(getattr(final, "protocol", "")) in ("s3", "s3a"):
+        _abort_partial_uploads(final, log)
+
+
+def _abort_partial_uploads(final: ObjectStoragePath, log: Any) -> None:
+    """S3 keeps the parts of an upload that was never completed (a writer killed after its first
+    part), invisible and billed, until they are aborted: abort those of temporary objects of
+    ``final``. (GCS drops an unfinished resumable upload by itself after a week.)"""
+    try:
+        fs: Any = final.fs
+        bucket, key, _ = fs.split_path(str(final.path))
+        folder, _, name = key.rpartition("/")
+        prefix = f"{folder}/.{name}." if folder else f".{name}."
+        answer = fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=prefix)
+        for upload in answer.get("Uploads") or ():
+            if str(upload.get("Key", "")).endswith(".partial"):
+                fs.call_s3(
+                    "abort_multipart_upload", Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+    except Exception as exc:
+        if log is not None:
+            log.debug("Could not abort incomplete uploads next to %s: %s", final, exc)

@@ -39,6 +39,10 @@ from dateutil.relativedelta import relativedelta
 from airflow_provider_ahgora.operators.push import VoorsPushOperator
 from airflow_provider_ahgora.operators.reckon import PontoWebReckonOperator, PontoWebReckonResultsOperator
 
+# a file is written whole to a hidden temporary object, then committed onto its name: readers (and
+# the next task, on another worker) never see half a file, on a local disk or an object store
+from airflow_provider_ahgora.storage import commit, partial_path
+
 try:  # Airflow 3
     from airflow.sdk import CronTriggerTimetable
 except ImportError:  # Airflow 2.11
@@ -67,11 +71,6 @@ def run_folder(context: Any) -> str:
 
 #: The folder of this run, as a template (rendered from the ``plan`` task's XCom).
 FOLDER = "{{ ti.xcom_pull(task_ids='plan', key='folder') }}"
-
-
-def _commit(partial: Any, target: Any) -> None:
-    """Move a fully written temporary file onto its final name: readers never see half a file."""
-    partial.rename(target)
 
 
 with DAG(
@@ -156,7 +155,6 @@ with DAG(
         monthly record, a bad value) is named in payroll.failures.jsonl, never dropped silently.
         """
         import json
-        import uuid
 
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
@@ -172,7 +170,7 @@ with DAG(
         dialect = CsvDialect.named(Variable.get("ahgora_csv_dialect", "excel-br"))
         target = ObjectStoragePath(f"{folder}/payroll.csv")
         report = ObjectStoragePath(f"{folder}/payroll.failures.jsonl")
-        partial = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.partial"
+        partial = partial_path(target)
         errors: list[TransformError] = []
         with (
             ObjectStoragePath(results["path"]).open("r", encoding="utf-8") as source,
@@ -185,7 +183,7 @@ with DAG(
         with report.open("w", encoding="utf-8") as out:  # always written: empty when nothing failed
             for error in errors:  # each names the employee, the day (when a day's) and the reason
                 out.write(json.dumps({**error.as_dict(), "reason": str(error)}, ensure_ascii=False) + "\n")
-        _commit(partial, target)
+        commit(partial, target)
         return {"path": str(target), "rows": writer.rows, "failed": len(errors), "report_path": str(report)}
 
     @task
@@ -202,7 +200,6 @@ with DAG(
         """
         import csv
         import json
-        import uuid
 
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
@@ -234,7 +231,7 @@ with DAG(
 
         target = ObjectStoragePath(f"{folder}/timecards.jsonl")
         report = ObjectStoragePath(f"{folder}/timecards.failures.jsonl")
-        partial = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.partial"
+        partial = partial_path(target)
         errors: list[TransformError] = []
         cards = 0
         with source.open("r", encoding="utf-8") as handle, partial.open("w", encoding="utf-8") as out:
@@ -254,7 +251,7 @@ with DAG(
         with report.open("w", encoding="utf-8") as out:
             for error in errors:  # each names the employee, the card, the day (when a day's), the reason
                 out.write(json.dumps({**error.as_dict(), "reason": str(error)}, ensure_ascii=False) + "\n")
-        _commit(partial, target)
+        commit(partial, target)
         return {"path": str(target), "cards": cards, "failed": len(errors), "report_path": str(report)}
 
     fetched: Any = results.output  # {"path", "records", "csv_path"} at run time

@@ -33,8 +33,8 @@ line and its offset in the file) and what to do. Records before the bad line hav
 yielded: callers that must send all or nothing read everything first, as the push operators do.
 
 The failure report is JSON Lines, one ``{"record", "reason", "batch"}`` object per failed record,
-written to a hidden temporary object next to its target and committed by rename, so a reader never
-sees half a report.
+written to a hidden temporary object next to its target and committed onto it
+(:func:`~airflow_provider_ahgora.storage.commit`), so a reader never sees half a report.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
+from airflow_provider_ahgora.storage import commit, partial_path, storage_path
 from airflow_provider_ahgora.storage import default_report_path as default_report_path  # re-exported
-from airflow_provider_ahgora.storage import partial_path, storage_path
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
@@ -888,8 +888,9 @@ def _dumps(value: Any) -> str:
 class FailureReport:
     """A JSON Lines failure report written incrementally and committed atomically.
 
-    ``add`` appends one entry to a hidden temporary object next to ``target``; ``commit`` renames
-    it to ``target`` (an existing report there is replaced); ``discard`` removes it. ``count`` is the
+    ``add`` appends one entry to a hidden temporary object next to ``target``; ``commit`` moves it
+    onto ``target`` (an existing report there is replaced; leftovers of killed tries are removed);
+    ``discard`` removes it. ``count`` is the
     number of entries written. Use as a context manager: leaving it with an exception discards.
     """
 
@@ -922,7 +923,7 @@ class FailureReport:
     def commit(self) -> str:
         """Close and move the report into place; returns its path."""
         self._handle.close()
-        self._tmp.rename(self.target)
+        commit(self._tmp, self.target)
         return self.path
 
     def discard(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 # the sandbox fixtures (a running sandbox with both Airflow connections pointing at it)
-from airflow_provider_ahgora.sandbox.pytest_plugin import sandbox  # noqa: F401
+from airflow_provider_ahgora.sandbox.pytest_plugin import pytest_configure, sandbox  # noqa: F401
 from tests.servers import Bucket, S3Server
 
 

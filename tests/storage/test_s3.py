@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 
 from airflow_provider_ahgora.exceptions import AhgoraReadInterruptedError
-from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
 from airflow_provider_ahgora.operators._records import FailureReport
 from airflow_provider_ahgora.operators.reckon import PontoWebReckonResultsOperator
 from airflow_provider_ahgora.sandbox import RECKON_RESULTS, wait_until
+from tests.integration.test_reckon_flow import start_reckon  # a reckon of 01/2026, done at once
 from tests.servers import LocalProcess
 
 pytestmark = [
@@ -45,19 +45,6 @@ def task_instance(try_number: int = 1) -> SimpleNamespace:
     )
 
 
-def start_reckon() -> str:
-    """A reckon of January 2026, finished at once (the sandbox's speed is infinite); its unique."""
-    hook = PontoWebHook()
-    try:
-        process = hook.start_reckon({"month": "01", "year": "2026", "features": FEATURES}).process
-        assert wait_until(lambda: hook.get_reckon_status(process).is_done, timeout=10)
-        unique = hook.get_reckon_status(process).unique
-        assert unique
-        return unique
-    finally:
-        hook.close()
-
-
 def read(unique: str, target: str, try_number: int = 1, **kwargs: Any) -> dict[str, Any]:
     """One try of the results operator (``total`` pinned to records: one read per try)."""
     operator = PontoWebReckonResultsOperator(
@@ -69,7 +56,7 @@ def read(unique: str, target: str, try_number: int = 1, **kwargs: Any) -> dict[s
 @pytest.fixture
 def reference(sandbox, tmp_path) -> dict[str, Any]:
     """The files of an undisturbed read to a local disk, and the reckon's unique."""
-    unique = start_reckon()
+    unique = start_reckon(FEATURES)
     local = tmp_path / "local" / "results.jsonl"
     result = read(unique, str(local))
     return {

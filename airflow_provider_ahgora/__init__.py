@@ -100,7 +100,10 @@ def get_provider_info() -> dict[str, Any]:
             },
             {
                 "integration-name": integration_voors,
-                "python-modules": ["airflow_provider_ahgora.operators.push"],
+                "python-modules": [
+                    "airflow_provider_ahgora.operators.push",
+                    "airflow_provider_ahgora.operators.read",
+                ],
             },
         ],
         "sensors": [

@@ -39,6 +39,7 @@ __all__ = [
     "OPERATIONS",
     "PUSH_RESOURCES",
     "PUSH_ROUTES",
+    "READABLE_RESOURCES",
     "RESOURCES",
     "PushRoute",
     "VoorsResource",
@@ -258,6 +259,8 @@ RESOURCES: dict[str, VoorsResource] = {r.name: r for r in (
        array=True),
 )}
 # fmt: on
+#: The resources that can be read (``GET /path``; goals by period): what VoorsReadOperator reads.
+READABLE_RESOURCES: tuple[str, ...] = tuple(name for name, r in RESOURCES.items() if r.supports("list"))
 
 
 def get_resource(name: str | VoorsResource) -> VoorsResource:

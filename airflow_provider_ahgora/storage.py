@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 __all__ = [
+    "AtomicFile",
     "commit",
     "default_output_path",
     "default_report_path",
@@ -174,3 +175,37 @@ def _abort_partial_uploads(final: ObjectStoragePath, log: Any) -> None:
     except Exception as exc:
         if log is not None:
             log.debug("Could not abort incomplete uploads next to %s: %s", final, exc)
+
+
+class AtomicFile:
+    """One file written whole or not at all (see the module documentation).
+
+    ``with AtomicFile(final) as out:`` writes to the hidden temporary object next to ``final``;
+    :meth:`commit` (inside the block, when everything was written) closes it and commits it onto
+    ``final`` (:func:`commit`); leaving the block without a commit (an exception,
+    an early return) removes the temporary object, and ``final`` is untouched.
+    """
+
+    def __init__(self, final: ObjectStoragePath, token: str | None = None, *, log: Any = None) -> None:
+        self.final = final
+        self.temp = partial_path(final, token)
+        self.log = log
+        self.committed = False
+        self._handle: Any = None
+
+    def __enter__(self) -> Any:
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.temp.open("w", encoding="utf-8", newline="\n")
+        return self._handle
+
+    def commit(self) -> None:
+        self._handle.close()
+        commit(self.temp, self.final, self.log)
+        self.committed = True
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if not self.committed:
+            try:
+                self._handle.close()
+            finally:
+                unlink_quietly(self.temp)

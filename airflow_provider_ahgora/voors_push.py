@@ -61,7 +61,7 @@ from airflow_provider_ahgora.exceptions import (
 )
 from airflow_provider_ahgora.journal import CONFIRMED, JournalWriteError
 from airflow_provider_ahgora.operators._records import FailureReport, describe_source, iter_records
-from airflow_provider_ahgora.registry import RESOURCES, get_resource
+from airflow_provider_ahgora.registry import READABLE_RESOURCES, RESOURCES, get_resource
 
 if TYPE_CHECKING:
     from airflow_provider_ahgora.hooks._base import WireSettings
@@ -124,20 +124,23 @@ def _templated(value: Any) -> bool:
 
 def check_resource_name(task_id: str, resource: Any, doing: str) -> None:
     """At construction: a resource that is not templated must exist and be able to ``doing``
-    (``"push"`` or ``"delete"``). The registry is cheap to import: no models are loaded."""
+    (``"push"``, ``"delete"`` or ``"read"``). The registry is cheap to import: no models are loaded."""
     if _templated(resource):
         return
     try:
         res = get_resource(resource)
     except AhgoraConfigError as exc:
         raise AhgoraConfigError(f"{task_id}: {exc}") from None
-    able = (
-        res.supports("delete")
-        if doing == "delete"
-        else res.model_name is not None and bool(res.operations & {"upsert", "create", "update"})
-    )
+    if doing == "read":
+        able = res.supports("list")
+    elif doing == "delete":
+        able = res.supports("delete")
+    else:
+        able = res.model_name is not None and bool(res.operations & {"upsert", "create", "update"})
     if not able:
         hint = _USERS_HINT if res.name == "users" and doing == "delete" else ""
+        if doing == "read":
+            hint = f" Resources that can be read: {', '.join(READABLE_RESOURCES)}."
         raise AhgoraConfigError(f"{task_id}: Voors resource '{res.name}' cannot {doing} records.{hint}")
 
 

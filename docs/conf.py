@@ -19,6 +19,7 @@ import airflow_provider_ahgora.models.pontoweb  # noqa: E402, F401
 import airflow_provider_ahgora.models.voors  # noqa: E402, F401
 import airflow_provider_ahgora.operators.reckon  # noqa: E402, F401
 import airflow_provider_ahgora.operators.push  # noqa: E402, F401
+import airflow_provider_ahgora.operators.read  # noqa: E402, F401
 import airflow_provider_ahgora.sensors.reckon  # noqa: E402, F401
 import airflow_provider_ahgora.sensors.process  # noqa: E402, F401
 import airflow_provider_ahgora.triggers.process  # noqa: E402, F401

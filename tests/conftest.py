@@ -104,3 +104,32 @@ def voors_hook(voors_conn):
 
 def load_fixture(*parts: str):
     return json.loads((FIXTURES.joinpath(*parts)).read_text(encoding="utf-8"))
+
+
+# -- asset events -----------------------------------------------------------------------------------
+
+
+def outlet_events() -> object:
+    """A real ``outlet_events`` accessor of the installed Airflow (what a task's context holds)."""
+    try:  # Airflow 3
+        from airflow.sdk.execution_time.context import OutletEventAccessors
+    except ImportError:  # Airflow 2.11
+        from airflow.utils.context import OutletEventAccessors  # type: ignore[no-redef,attr-defined]
+    return OutletEventAccessors()
+
+
+def alias_events(events: object, alias: object) -> list[tuple[str, dict]]:
+    """The ``(asset URI, extra)`` of each event added to ``alias`` in ``events``, on either line."""
+    accessor = events[alias]  # type: ignore[index]
+    found = []
+    added = (
+        accessor.asset_alias_events
+        if hasattr(accessor, "asset_alias_events")
+        else accessor.dataset_alias_events
+    )
+    for event in added:
+        if isinstance(event, dict):  # Airflow 2.11
+            found.append((event["dest_dataset_uri"], event["extra"]))
+        else:
+            found.append((event.dest_asset_key.uri, event.extra))
+    return found

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_ahgora.exceptions import (
     AhgoraAPIError,
@@ -34,6 +36,26 @@ if TYPE_CHECKING:
     from airflow_provider_ahgora.models.voors import GoalUser, VoorsEntity, VoorsResource, VoorsResponse
 
 DEFAULT_GOALS_PAGE = 100
+#: The filters of ``GET /goals`` (seed 004), by their wire names.
+GOAL_FILTERS = frozenset({"userId", "email", "departmentId", "jobRoleId", "jobFunctionId", "leaderId"})
+
+
+class Page(NamedTuple):
+    """One page of a paged read: its new records, the ``skip`` it was asked at, and how many records
+    it repeated from earlier pages (left out of ``records``)."""
+
+    records: list[Any]
+    skip: int
+    repeated: int
+
+
+def _identity(user: Mapping[str, Any]) -> Any:
+    """What tells two goals users apart: their ``userId``; for a record without one, its content."""
+    user_id = user.get("userId")
+    if user_id is not None and not isinstance(user_id, (dict, list)):
+        return ("userId", str(user_id))
+    text = json.dumps(user, sort_keys=True, separators=(",", ":"), default=str)
+    return ("digest", hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest())
 
 
 class VoorsHook(AhgoraRestHook):
@@ -268,11 +290,29 @@ class VoorsHook(AhgoraRestHook):
             raise self._malformed("GET", path, f"the answer holds no '{res.envelope}' record", 200)
         return records[0]
 
-    def list(self, resource: str | VoorsResource) -> list[VoorsEntity]:
-        """Every record of a resource (``GET /path``), typed by its response model."""
+    def list(self, resource: str | VoorsResource, *, raw: bool = False) -> list[Any]:
+        """Every record of a resource (``GET /path``), typed by its response model, or with ``raw=True``
+        exactly as Voors sent them (dicts).
+
+        The answer must be ``{"data": {"<envelope>": [...]}}`` (the documents' shape; ``null`` or
+        ``[]`` means no records): any other 200 is malformed (transient, retried), never an empty
+        resource. The documents page no list: the whole answer is one page. Goals are read with
+        :meth:`iter_goal_pages` (they need a period)."""
+        from airflow_provider_ahgora.models.voors import RESPONSE_MODELS, VoorsEntity, listed_records
+
         res = self.resource(resource)
         self._require(res, "list")
-        records: list[VoorsEntity] = self._call("GET", res.path, records=res)
+        if res.name == "goals":
+            raise AhgoraConfigError("Voors goals are read for a period: use iter_goals or iter_goal_pages.")
+        model = RESPONSE_MODELS.get(res.envelope, VoorsEntity)
+
+        def parse(body: Any) -> list[Any]:
+            found = listed_records(body, res.envelope)
+            return found if raw else [model.model_validate(item) for item in found]
+
+        records: list[Any] = self._request(
+            "GET", res.path, parse=parse, what=f"'{res.envelope}' list", object_required=False
+        )
         return records
 
     # -- goals and posts --------------------------------------------------------------------------
@@ -280,21 +320,48 @@ class VoorsHook(AhgoraRestHook):
     def iter_goals(
         self, start_date: str, end_date: str, page_size: int = DEFAULT_GOALS_PAGE, **filters: Any
     ) -> Iterator[GoalUser]:
-        """Every user's goals between two dates (``GET /goals``), paging with ``limit``/``skip``.
+        """Every user's goals between two dates (``GET /goals``), typed: the users of
+        :meth:`iter_goal_pages`, one by one."""
+        for page in self.iter_goal_pages(start_date, end_date, page_size, **filters):
+            yield from page.records
+
+    def iter_goal_pages(
+        self,
+        start_date: str,
+        end_date: str,
+        page_size: int = DEFAULT_GOALS_PAGE,
+        *,
+        raw: bool = False,
+        **filters: Any,
+    ) -> Iterator[Page]:
+        """The pages of every user's goals between two dates (``GET /goals``), paging with
+        ``limit``/``skip``; each user typed (:class:`~airflow_provider_ahgora.models.voors.GoalUser`), or
+        with ``raw=True`` exactly as Voors sent it.
 
         ``start_date``/``end_date`` are ``YYYY-MM-DD``. Filters: ``userId``, ``email``,
         ``departmentId``, ``jobRoleId``, ``jobFunctionId``, ``leaderId`` (snake_case accepted too).
 
-        Pages are read until one comes back **empty**: a page shorter than ``page_size`` does not
-        mean the end, because a server may cap ``limit`` lower than asked. ``skip`` advances by the
-        users actually received. A page identical to the one before it means the server ignores
-        ``skip``: paging stops with :class:`~airflow_provider_ahgora.exceptions.AhgoraAPIError`
-        rather than loop forever or yield the same users twice.
+        What a hostile or odd server cannot make it do:
+
+        * **stop early**: pages are read until one comes back **empty**; a page shorter than
+          ``page_size`` does not mean the end, because a server may cap ``limit`` lower than asked.
+          ``skip`` advances by the users actually received. An answer that is not a page of users
+          (an object without users, ``data`` that is not a list, an HTML page) is malformed, never
+          an empty page;
+        * **yield a user twice**: a user (by ``userId``; a record without one, by its content)
+          already yielded is left out of later pages and counted in :attr:`Page.repeated` (pages
+          overlap when users are added while paging);
+        * **loop forever**: a non-empty page made only of users already yielded means the server
+          ignores ``skip`` (or serves a page again): paging stops with
+          :class:`~airflow_provider_ahgora.exceptions.AhgoraAPIError`.
+
+        A user removed while paging shifts the later pages back by one, and a user can then be
+        missed: paging by ``skip`` cannot tell; read a period when it is not being edited.
         """
         from pydantic.alias_generators import to_camel
 
         from airflow_provider_ahgora.models._base import IsoDate, RecordError
-        from airflow_provider_ahgora.models.voors import parse_goals
+        from airflow_provider_ahgora.models.voors import GoalUser, goal_records
 
         errors = []
         from pydantic import TypeAdapter, ValidationError
@@ -309,37 +376,50 @@ class VoorsHook(AhgoraRestHook):
                 )
         if errors:
             raise AhgoraValidationError("goals query", errors)
-        if not isinstance(page_size, int) or page_size < 1:
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise AhgoraConfigError("page_size must be a positive integer")
-        allowed = {"userId", "email", "departmentId", "jobRoleId", "jobFunctionId", "leaderId"}
         params: dict[str, Any] = {"startDate": start_date, "endDate": end_date}
         for key, value in filters.items():
             wire = to_camel(key)
-            if wire not in allowed:
+            if wire not in GOAL_FILTERS:
                 raise AhgoraConfigError(
-                    f"Unknown goals filter {key!r}: use one of {', '.join(sorted(allowed))}."
+                    f"Unknown goals filter {key!r}: use one of {', '.join(sorted(GOAL_FILTERS))}."
                 )
             if value is not None:
                 params[wire] = value
+
+        def parse(body: Any) -> list[dict[str, Any]]:
+            found = goal_records(body)
+            if not raw:
+                for item in found:
+                    GoalUser.model_validate(item)  # an invalid user is a malformed page
+            return found
+
         skip = 0
-        previous: list[GoalUser] = []
+        seen: set[Any] = set()
         previous_skip = 0
         while True:
-            users: list[GoalUser] = self._request(
+            users: list[dict[str, Any]] = self._request(
                 "GET",
                 "/goals",
                 params={**params, "limit": page_size, "skip": skip},
-                parse=parse_goals,
+                parse=parse,
                 what="goals page",
                 object_required=False,
             )
             if not users:
                 return
-            if skip and users == previous:
+            fresh = []
+            for user in users:
+                key = _identity(user)
+                if key not in seen:
+                    seen.add(key)
+                    fresh.append(user)
+            if not fresh:
                 raise AhgoraAPIError(
-                    f"the page at skip={skip} is the same as the page at skip={previous_skip} "
-                    f"({len(users)} user(s)): the server ignores skip, so paging cannot go on without "
-                    "repeating users",
+                    f"the page at skip={skip} holds only users already read (at skip={previous_skip} or "
+                    f"before: {len(users)} user(s)): the server ignores skip, so paging cannot go on "
+                    "without repeating users",
                     http_status=200,
                     method="GET",
                     url="/goals",
@@ -349,9 +429,15 @@ class VoorsHook(AhgoraRestHook):
                         "that the connection's host is the Voors integration API, and report it to Voors."
                     ),
                 )
-            yield from users
-            previous, previous_skip = users, skip
-            skip += len(users)
+            received = len(users)
+            page = Page(
+                fresh if raw else [GoalUser.model_validate(u) for u in fresh], skip, received - len(fresh)
+            )
+            del users, fresh  # memory holds one page: nothing of this one while the next is fetched
+            yield page
+            del page
+            previous_skip = skip
+            skip += received
 
     def update_goals(self, goals: Sequence[Any]) -> VoorsResponse:
         """Update achieved goals (``POST /goals/updateGoals``)."""

@@ -1288,15 +1288,53 @@ class GoalUser(ResponseModel):
     user_goals: list[UserGoal] | None = None
 
 
-def parse_goals(body: Any) -> list[GoalUser]:
-    """The users of a ``GET /goals`` answer: a list, ``{"data": [...]}``, or a single object."""
-    if isinstance(body, Mapping) and "data" in body and "userId" not in body:
+def _objects_of(value: Any, what: str) -> list[dict[str, Any]]:
+    """A list whose every item is a JSON object; ``ValueError`` (a malformed answer) otherwise."""
+    if not isinstance(value, list):
+        raise ValueError(f"{what} is {type(value).__name__}, not a list of records")
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{what}[{i}] is {type(item).__name__}, not a record (a JSON object)")
+    return value
+
+
+def goal_records(body: Any) -> list[dict[str, Any]]:
+    """The users of a ``GET /goals`` answer, exactly as Voors sent them: a list, ``{"data": [...]}``, or
+    a single user (an object with ``userId``). Any other shape raises ``ValueError`` (the hook turns it
+    into :class:`~airflow_provider_ahgora.exceptions.AhgoraMalformedAnswerError`): an answer that is
+    not a page of users is never read as an empty page, which would end the paging early."""
+    if isinstance(body, Mapping) and "userId" not in body:
+        if "data" not in body:
+            raise ValueError("the answer holds neither users nor 'data'")
         body = body["data"]
     if isinstance(body, Mapping):
+        if "userId" not in body:
+            raise ValueError("'data' is an object that is not a user (no userId)")
         body = [body]
-    if not isinstance(body, list):
+    return _objects_of(body, "the page")
+
+
+def parse_goals(body: Any) -> list[GoalUser]:
+    """The users of a ``GET /goals`` answer (see :func:`goal_records`), typed."""
+    return [GoalUser.model_validate(item) for item in goal_records(body)]
+
+
+def listed_records(body: Any, envelope: str) -> list[dict[str, Any]]:
+    """The records of a list answer (``GET /departments``), exactly as Voors sent them:
+    ``{"data": {"<envelope>": [...]}}`` as the documents show it (one object counts as one record,
+    ``null`` or ``[]`` as none). Any other shape raises ``ValueError`` (a malformed answer), so that a
+    gateway's odd 200 is never read as a resource with no records."""
+    data = body.get("data") if isinstance(body, Mapping) else None
+    if not isinstance(data, Mapping):
+        raise ValueError(f'the answer is not {{"data": {{"{envelope}": [...]}}}}')
+    if envelope not in data:
+        raise ValueError(f"'data' holds no '{envelope}'")
+    value = data[envelope]
+    if value is None:
         return []
-    return [GoalUser.model_validate(item) for item in body if isinstance(item, Mapping)]
+    if isinstance(value, Mapping):
+        return [dict(value)]
+    return _objects_of(value, f"data.{envelope}")
 
 
 def delete_model(resource: VoorsResource) -> type[RequestModel] | None:

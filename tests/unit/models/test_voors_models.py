@@ -235,7 +235,11 @@ def test_parse_goals_accepts_list_envelope_or_single():
     goal_user = parse_goals(item)[0]
     assert [h.situation for h in goal_user.situation_history or []] == ["active", "inactive"]
     assert [(g.user_goal_id, g.unit) for g in goal_user.user_goals or []] == [(3409, "hours")]
-    assert parse_goals("nonsense") == []
+    assert parse_goals([]) == parse_goals({"data": []}) == []
+    # anything else is not a page of users (the hook: malformed, never an empty page that ends paging)
+    for body in ("nonsense", {"status": "ok"}, {"data": "later"}, {"data": {"x": 1}}, [item, "two"]):
+        with pytest.raises(ValueError, match=r"not a|neither users"):
+            parse_goals(body)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -66,7 +66,8 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-provider-ahgora",
         "name": "Ahgora PontoWeb and Voors",
         "description": "Hooks, operators, sensors and triggers for Ahgora PontoWeb (time and attendance: "
-        "reckons, pushes, process monitor) and the Voors HR integration API.",
+        "reckons, pushes, process monitor) and the Voors HR integration API. Airflow 2.11, 3.1, 3.2 and "
+        "3.3+ (not 3.0).",
         "versions": [__version__],
         "integrations": [
             {

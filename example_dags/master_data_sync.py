@@ -24,34 +24,21 @@ arrays of request bodies as the APIs document them. Failure reports go to
 
 from __future__ import annotations
 
-import os
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG, AirflowFailException, Param, TriggerRule, Variable, task
+from airflow.providers.common.compat.sdk import DAG, AirflowFailException, Param, TriggerRule, task
 
 from airflow_provider_ahgora.operators.push import (
     PontoWebPushBatchOperator,
     VoorsDeleteOperator,
     VoorsPushOperator,
 )
+from airflow_provider_ahgora.runs import run_folder
 from airflow_provider_ahgora.sensors.process import PontoWebProcessSensor
 
-#: The Airflow Variable with the storage base shared by the Ahgora example DAGs.
-STORAGE_VARIABLE = "ahgora_storage_base"
 #: Voors resources known by Voors' own id: matched by remoteId before pushing (no duplicates).
 BY_VOORS_ID = ("departments", "jobRoles", "jobFunctions", "horaries")
-
-
-def run_folder(context: Any) -> str:
-    """``<storage base>/<dag_id>/<ds or run id>``: where this run's files go."""
-    base = context["params"].get("storage_base") or Variable.get(STORAGE_VARIABLE, "")
-    if not base:
-        home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-        base = os.path.join(home, "data", "ahgora")
-    run = context.get("ds") or re.sub(r"[^A-Za-z0-9._-]+", "_", context["run_id"])
-    return f"{str(base).rstrip('/')}/{context['dag'].dag_id}/{run}"
 
 
 #: Templates rendered from the ``plan`` task's XCom.

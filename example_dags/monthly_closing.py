@@ -1,8 +1,13 @@
 """Monthly closing: last month's time and attendance, from PontoWeb to payroll and to Voors.
 
-Runs on the 1st of each month at 06:00 UTC for the month that just ended:
+Runs on the 1st of each month at 06:00 UTC for the month that just ended. The month to close is
+the one before the month of the run's logical date, however the run started: the scheduler, a
+backfill, ``airflow dags trigger monthly_closing -l 2026-02-01`` and ``airflow dags test
+monthly_closing 2026-02-01`` all close January 2026. An Airflow 3 manual run without a logical date
+closes the month before the day it was triggered (``airflow_provider_ahgora.runs`` holds the rule).
 
-1. ``plan``: the month to close and this run's folder (``<storage base>/monthly_closing/<ds>/``).
+1. ``plan``: the month to close and this run's folder (``<storage base>/monthly_closing/<ds>/``, the
+   run id when the run has no logical date).
 2. ``reckon``: a full-base PontoWeb reckon of that month (deferrable, in the ``ahgora_pontoweb``
    pool: PontoWeb runs at most 4 processes at once); a retry reconnects to the reckon an earlier try
    started instead of paying for a second one.
@@ -23,21 +28,20 @@ Settings (DAG params; the Variables give deployment-wide defaults):
   carry registrations): CSV with ``registration`` and ``cpf`` columns, or a JSON object
   ``{"000123": "12345678909"}``. Default: the Variable ``ahgora_employees``, else
   ``<storage base>/master_data/employees.csv``.
-* ``month``: ``YYYY-MM`` to close another month than the run's (e.g. to close it again).
+* ``month``: ``YYYY-MM`` to close another month than the run's (e.g. to close it again): it wins
+  over the logical date.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.providers.common.compat.sdk import DAG, AirflowFailException, Param, TriggerRule, Variable, task
-from dateutil.relativedelta import relativedelta
 
 from airflow_provider_ahgora.operators.push import VoorsPushOperator
 from airflow_provider_ahgora.operators.reckon import PontoWebReckonOperator, PontoWebReckonResultsOperator
+from airflow_provider_ahgora.runs import month_to_close, run_folder
 
 # a file is written whole to a hidden temporary object, then committed onto its name: readers (and
 # the next task, on another worker) never see half a file, on a local disk or an object store
@@ -48,26 +52,6 @@ try:  # Airflow 3
 except ImportError:  # Airflow 2.11
     from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[no-redef,assignment]
 
-# [START howto_storage_base]
-#: The Airflow Variable with the storage base shared by the Ahgora example DAGs.
-STORAGE_VARIABLE = "ahgora_storage_base"
-
-
-def run_folder(context: Any) -> str:
-    """``<storage base>/<dag_id>/<ds or run id>``: where this run's files go.
-
-    The base is the run's ``storage_base`` param, else the Variable, else a local directory. It is
-    resolved when a task runs, never when the file is parsed (no Variable lookup at parse time).
-    """
-    base = context["params"].get("storage_base") or Variable.get(STORAGE_VARIABLE, "")
-    if not base:
-        home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-        base = os.path.join(home, "data", "ahgora")
-    run = context.get("ds") or re.sub(r"[^A-Za-z0-9._-]+", "_", context["run_id"])
-    return f"{str(base).rstrip('/')}/{context['dag'].dag_id}/{run}"
-
-
-# [END howto_storage_base]
 
 #: The folder of this run, as a template (rendered from the ``plan`` task's XCom).
 FOLDER = "{{ ti.xcom_pull(task_ids='plan', key='folder') }}"
@@ -76,9 +60,11 @@ FOLDER = "{{ ti.xcom_pull(task_ids='plan', key='folder') }}"
 with DAG(
     dag_id="monthly_closing",
     description="Reckon last month in PontoWeb, write payroll rows, push Voors time cards",
-    # the 1st of each month at 06:00 UTC; the data interval is the month before the run, so
-    # data_interval_start is in the month to close (for manual runs and `dags test` too)
-    schedule=CronTriggerTimetable("0 6 1 * *", timezone="UTC", interval=relativedelta(months=1)),
+    # the 1st of each month at 06:00 UTC; a scheduled run's logical date is that moment (no data
+    # interval: with one, the logical date would be the interval's start, in the month to close).
+    # The month to close is the one before the logical date (see plan), never read from the data
+    # interval: Airflow 3 infers a manual run's interval from when it was triggered.
+    schedule=CronTriggerTimetable("0 6 1 * *", timezone="UTC"),
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,
@@ -95,27 +81,27 @@ with DAG(
     },
     tags=["ahgora", "pontoweb", "voors", "example"],
 ) as dag:
-
+    # [START howto_month_to_close]
     @task(multiple_outputs=True, retries=0)
     def plan(**context: Any) -> dict[str, str]:
         """The month to close and where this run's files go: small values, never data."""
         params = context["params"]
-        if params["month"]:
-            year, month = params["month"].split("-")
-        else:
-            start = context["data_interval_start"]
-            year, month = str(start.year), f"{start.month:02d}"
-        folder = run_folder(context)
+        # the month param (YYYY-MM) when given, else the month before the run's logical date (for
+        # an Airflow 3 manual run without one: before the day it was triggered)
+        closing = month_to_close(context, params["month"])
+        folder = run_folder(context)  # <storage base>/monthly_closing/<ds or run id>
         base = folder.rsplit("/", 2)[0]
         employees = params["employees"] or Variable.get("ahgora_employees", "")
         return {
-            "month": month,
-            "year": year,
-            "competence": f"{month}/{year}",
+            "month": closing.month,
+            "year": closing.year,
+            "competence": closing.competence,
             "folder": folder,
             "results": f"{folder}/results.jsonl",
             "employees": employees or f"{base}/master_data/employees.csv",
         }
+
+    # [END howto_month_to_close]
 
     closing: Any = plan()  # an XComArg: closing["month"] is the plan's "month" at run time
 

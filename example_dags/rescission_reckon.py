@@ -22,33 +22,18 @@ when workers run on different machines), else ``$AIRFLOW_HOME/data/ahgora``.
 
 from __future__ import annotations
 
-import os
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG, AirflowFailException, Param, Variable, task
+from airflow.providers.common.compat.sdk import DAG, AirflowFailException, Param, task
 
 from airflow_provider_ahgora.operators.reckon import (
     PontoWebReckonOperator,
     PontoWebReckonResultsOperator,
     PontoWebReconsumeOperator,
 )
+from airflow_provider_ahgora.runs import run_date, run_folder
 from airflow_provider_ahgora.sensors.reckon import PontoWebReckonSensor
-
-#: The Airflow Variable with the storage base shared by the Ahgora example DAGs.
-STORAGE_VARIABLE = "ahgora_storage_base"
-
-
-def run_folder(context: Any) -> str:
-    """``<storage base>/<dag_id>/<ds or run id>``: where this run's files go."""
-    base = context["params"].get("storage_base") or Variable.get(STORAGE_VARIABLE, "")
-    if not base:
-        home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-        base = os.path.join(home, "data", "ahgora")
-    run = context.get("ds") or re.sub(r"[^A-Za-z0-9._-]+", "_", context["run_id"])
-    return f"{str(base).rstrip('/')}/{context['dag'].dag_id}/{run}"
-
 
 with DAG(
     dag_id="rescission_reckon",
@@ -66,8 +51,8 @@ with DAG(
             title="Registrations",
             description="Registrations (matrículas) of the employees who leave: at least one.",
         ),
-        "month": Param("", type="string", pattern=r"^(0[1-9]|1[0-2])?$", description="MM; empty: this month"),
-        "year": Param("", type="string", pattern=r"^([0-9]{4})?$", description="YYYY; empty: this year"),
+        "month": Param("", type="string", pattern=r"^(0[1-9]|1[0-2])?$", description="MM; empty: the run's"),
+        "year": Param("", type="string", pattern=r"^([0-9]{4})?$", description="YYYY; empty: the run's"),
         "storage_base": Param(
             "",
             type="string",
@@ -84,7 +69,7 @@ with DAG(
         params = context["params"]
         if not params["registers"]:
             raise AirflowFailException('Give the registers to reckon: -c \'{"registers": ["000123"]}\'.')
-        when = context.get("logical_date") or context["dag_run"].start_date or datetime.now(timezone.utc)
+        when = run_date(context)  # the logical date; without one (Airflow 3), when it was triggered
         folder = run_folder(context)
         return {
             "month": params["month"] or f"{when.month:02d}",

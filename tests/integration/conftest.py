@@ -12,6 +12,7 @@ import datetime
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -22,6 +23,9 @@ import pytest
 
 # the sandbox fixtures (a running sandbox with both Airflow connections pointing at it)
 from airflow_provider_ahgora.sandbox.pytest_plugin import sandbox, sandbox_options  # noqa: F401
+
+#: The example DAGs of the repository.
+EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 
 #: The logical date (and run_after) of runs that a test kills and then retries.
 KILL_DATE = datetime.datetime(2026, 2, 1, tzinfo=datetime.timezone.utc)
@@ -110,6 +114,29 @@ def dags_module(airflow_db) -> ModuleType:
     sys.modules["ahgora_it_dags"] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def examples_folder(airflow_db) -> Path:
+    """The example DAG files, copied into the dags folder (where Airflow 3's dag.test looks)."""
+    from airflow.providers.common.compat.sdk import conf
+
+    folder = Path(conf.get("core", "dags_folder")) / "ahgora_examples"
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in EXAMPLES.glob("*.py"):
+        shutil.copy(source, folder / source.name)
+    return folder
+
+
+def dagbag(folder: Path) -> Any:
+    """The DAGs of a folder, loaded by a DagBag as Airflow loads them."""
+    try:  # Airflow 3.2+ (airflow.models.dagbag keeps only the DB-backed bag there)
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2.11 and 3.1
+        from airflow.models.dagbag import DagBag as OldDagBag  # type: ignore[attr-defined,unused-ignore]
+
+        return OldDagBag(dag_folder=str(folder), include_examples=False)
+    return DagBag(dag_folder=str(folder))
 
 
 def run_dag(dag: Any, when: datetime.datetime | None = None) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime
 import json
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_ahgora.transforms import payroll_rows, reckon_span, time_cards
-from tests.integration.conftest import task_outcome
+from tests.integration.conftest import EXAMPLES, dagbag, task_outcome
 
 pytestmark = [
     pytest.mark.integration,
@@ -28,7 +27,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "example_dags"
 DAG_IDS = {"monthly_closing", "master_data_sync", "rescission_reckon", "voors_goals"}
 FEATURES = ["daily.punches", "daily.totals", "monthly"]  # what monthly_closing reckons
 VOORS_ORGANISATION = ("branches", "departments", "jobRoles", "jobFunctions", "horaries", "users")
@@ -43,39 +41,17 @@ def sandbox_options() -> dict[str, Any]:
     return {"employees": 20, "seed": 42, "speed": float("inf"), "push_speed": float("inf")}
 
 
-@pytest.fixture(scope="session")
-def examples_folder(airflow_db) -> Path:
-    """The example DAG files, copied into the dags folder (where Airflow 3's dag.test looks)."""
-    from airflow.providers.common.compat.sdk import conf
-
-    folder = Path(conf.get("core", "dags_folder")) / "ahgora_examples"
-    folder.mkdir(parents=True, exist_ok=True)
-    for source in EXAMPLES.glob("*.py"):
-        shutil.copy(source, folder / source.name)
-    return folder
-
-
 @pytest.fixture
 def example_dags(examples_folder) -> dict[str, Any]:
     """The example DAGs, freshly loaded by a DagBag for each test (``dag.test(run_conf=...)`` merges
     the run's conf into the DAG object's params: a DAG object must not serve two tests)."""
-    bag = _dagbag(examples_folder)
+    bag = dagbag(examples_folder)
     assert bag.import_errors == {}
     dags = {dag_id: bag.dags[dag_id] for dag_id in DAG_IDS}
     for dag in dags.values():
         for task in dag.tasks:  # dag.test waits out retry delays: a broken task fails the test at once
             task.retries = 0
     return dags
-
-
-def _dagbag(folder: Path) -> Any:
-    try:  # Airflow 3.2+ (airflow.models.dagbag keeps only the DB-backed bag there)
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 2.11 and 3.1
-        from airflow.models.dagbag import DagBag as OldDagBag  # type: ignore[attr-defined,unused-ignore]
-
-        return OldDagBag(dag_folder=str(folder), include_examples=False)
-    return DagBag(dag_folder=str(folder))
 
 
 def run(dag: Any, when: datetime.datetime, **conf: Any) -> str:
@@ -116,7 +92,7 @@ def read_jsonl(path: str | Path) -> list[Any]:
 
 
 def test_every_example_dag_imports_without_errors():
-    bag = _dagbag(EXAMPLES)
+    bag = dagbag(EXAMPLES)
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == DAG_IDS
     for dag_id in DAG_IDS:

@@ -24,6 +24,7 @@ def test_package_import_imports_no_airflow():
         """
         import sys
         import airflow_provider_ahgora as p
+        import airflow_provider_ahgora.runs  # what the example DAGs import for their dates and folders
         info = p.get_provider_info()
         assert info["package-name"] == "airflow-provider-ahgora"
         prefixes = ("airflow.", "requests", "pydantic")

@@ -25,9 +25,10 @@ Importing this module imports nothing of Airflow.
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, NamedTuple
 
 __all__ = ["STORAGE_VARIABLE", "ClosingMonth", "month_to_close", "run_date", "run_folder"]
@@ -48,6 +49,17 @@ class ClosingMonth(NamedTuple):
     def competence(self) -> str:
         """``"MM/YYYY"``, the competence of Voors time cards (``"01/2026"``)."""
         return f"{self.month}/{self.year}"
+
+    @property
+    def first_day(self) -> date:
+        """The month's first calendar day."""
+        return date(int(self.year), int(self.month), 1)
+
+    @property
+    def last_day(self) -> date:
+        """The month's last calendar day."""
+        year, month = int(self.year), int(self.month)
+        return date(year, month, calendar.monthrange(year, month)[1])
 
     @classmethod
     def parse(cls, value: str) -> ClosingMonth:

@@ -9,9 +9,10 @@ Runs on the 2nd of each month for the month before (payroll pays bonuses on goal
    on it runs when a month's goals land).
 3. ``bonus_sheet``: one CSV row per user and goal (``bonus_sheet.csv``), what the payroll team checks.
 
-Files go to ``<storage base>/voors_goals/<date of the run>/`` (the storage base as in
-``monthly_closing``: the param ``storage_base``, else the Variable ``ahgora_storage_base``, else
-``$AIRFLOW_HOME/data/ahgora``).
+The month is the one before the run's logical date, as in ``monthly_closing`` (the rule of
+``airflow_provider_ahgora.runs``). Files go to ``<storage base>/voors_goals/<ds or run id>/`` (the
+storage base as in ``monthly_closing``: the param ``storage_base``, else the Variable
+``ahgora_storage_base``, else ``$AIRFLOW_HOME/data/ahgora``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from typing import Any
 from airflow.providers.common.compat.sdk import DAG, AssetAlias, Param, task
 
 from airflow_provider_ahgora.operators.read import VoorsReadOperator
+from airflow_provider_ahgora.runs import month_to_close, run_folder
+
+try:  # Airflow 3
+    from airflow.sdk import CronTriggerTimetable
+except ImportError:  # Airflow 2.11
+    from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[no-redef,assignment]
 
 #: The alias of the goals files: one asset per month's file, known only when the task runs.
 GOALS = AssetAlias("voors_goals")
@@ -33,7 +40,9 @@ PERIOD_END = "{{ ti.xcom_pull(task_ids='plan', key='period_end') }}"
 with DAG(
     dag_id="voors_goals",
     description="Read last month's Voors goals (and departments, job roles) for payroll's bonuses",
-    schedule="0 6 2 * *",
+    # a run's logical date is the moment it runs, on both lines (a cron string on 2.11 would make it
+    # the start of a data interval, a month earlier)
+    schedule=CronTriggerTimetable("0 6 2 * *", timezone="UTC"),
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
@@ -43,24 +52,14 @@ with DAG(
 
     @task(multiple_outputs=True, retries=0)
     def plan(**context: Any) -> dict[str, str]:
-        """The month before the run, and where this run's files go (resolved when the task runs, never
+        """The month before the run's logical date (for an Airflow 3 manual run without one: before
+        the day it was triggered), and where this run's files go (resolved when the task runs, never
         while the file is parsed)."""
-        import os
-
-        from airflow.providers.common.compat.sdk import Variable
-
-        # a run without a data interval (Airflow 3's manual runs) reads the month before it was run
-        when = context.get("data_interval_end") or context["dag_run"].run_after
-        first = when.replace(day=1)
-        last = first - timedelta(days=1)
-        base = context["params"].get("storage_base") or Variable.get("ahgora_storage_base", "")
-        base = base or os.path.join(
-            os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow"), "data", "ahgora"
-        )
+        month = month_to_close(context)  # the rule every example DAG shares (runs.py)
         return {
-            "period_start": last.strftime("%Y-%m-01"),
-            "period_end": last.strftime("%Y-%m-%d"),
-            "folder": f"{str(base).rstrip('/')}/voors_goals/{when.strftime('%Y-%m-%d')}",
+            "period_start": month.first_day.isoformat(),
+            "period_end": month.last_day.isoformat(),
+            "folder": run_folder(context),  # <storage base>/voors_goals/<ds or run id>
         }
 
     # [START howto_voors_read]

@@ -4,6 +4,7 @@ integration tests (tests/integration/test_closing_month.py) start real runs ever
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -75,6 +76,9 @@ def test_an_explicit_month_wins():
     closing = month_to_close(ctx, "2025-11")
     assert closing == ClosingMonth("11", "2025")
     assert (closing.month, closing.year, closing.competence) == ("11", "2025", "11/2025")
+    assert (closing.first_day.isoformat(), closing.last_day.isoformat()) == ("2025-11-01", "2025-11-30")
+    leap = month_to_close(context(datetime(2024, 3, 1, tzinfo=UTC)))
+    assert (leap.first_day.isoformat(), leap.last_day.isoformat()) == ("2024-02-01", "2024-02-29")
 
 
 @pytest.mark.parametrize("bad", ["2025-13", "11/2025", "2025-1", "202511", "2025-00"])
@@ -83,8 +87,9 @@ def test_a_bad_month_is_refused_naming_the_format(bad):
         month_to_close(context(datetime(2026, 2, 1, tzinfo=UTC)), bad)
 
 
-def test_the_folder_is_named_for_ds_or_for_the_run_id(monkeypatch, tmp_path):
-    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+def test_the_folder_is_named_for_ds_or_for_the_run_id(monkeypatch):
+    # AIRFLOW_HOME stays as tests/conftest.py set it: Airflow reads it once, at its first import
+    home = os.environ["AIRFLOW_HOME"]
     monkeypatch.delenv(f"AIRFLOW_VAR_{STORAGE_VARIABLE.upper()}", raising=False)
     dated = context(datetime(2026, 2, 1, 6, tzinfo=UTC))
     dated["params"] = {"storage_base": "s3://payroll/ahgora/"}
@@ -92,7 +97,7 @@ def test_the_folder_is_named_for_ds_or_for_the_run_id(monkeypatch, tmp_path):
     # no logical date: the run id, with what a path cannot hold replaced
     undated = context(None, run_after=datetime(2026, 11, 29, tzinfo=UTC))
     assert run_folder(undated) == (
-        f"{tmp_path}/data/ahgora/monthly_closing/manual__2026-11-29T02_00_55.875785_00_00"
+        f"{home}/data/ahgora/monthly_closing/manual__2026-11-29T02_00_55.875785_00_00"
     )
     monkeypatch.setenv(f"AIRFLOW_VAR_{STORAGE_VARIABLE.upper()}", "gs://bucket/base")
     assert run_folder(undated).startswith("gs://bucket/base/monthly_closing/manual__")

@@ -128,20 +128,28 @@ def _report_path(target: Any) -> ObjectStoragePath:
     return storage_path(target, directory_file="failures.jsonl")
 
 
+#: Schemes whose user part is a credential (``https://TOKEN@host/...``, as some raw-file hosts take
+#: a token): shown masked whole. In object storage URIs (``s3://aws_default@bucket/...``) the user part
+#: names an Airflow connection, which is shown.
+_CREDENTIAL_USERINFO_SCHEMES = frozenset({"http", "https", "ftp", "ftps", "sftp", "ssh", "webdav", "dav"})
+
+
 def _shown(source: Any) -> str:
-    """A path or URI as given, fit for a message: no query string or fragment, no password."""
+    """A path or URI as given, fit for a message: no query string or fragment, no password, no token."""
     text = str(source).strip()
-    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$", text, re.DOTALL)
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)(://)([^/?#]*)(.*)$", text, re.DOTALL)
     if match is None:
         return text
-    scheme, authority, rest = match.groups()
+    scheme, sep, authority, rest = match.groups()
     rest = re.split(r"[?#]", rest, maxsplit=1)[0]
     if "@" in authority:
         userinfo, host = authority.rsplit("@", 1)
         if ":" in userinfo:
             userinfo = userinfo.split(":", 1)[0] + ":***"
+        elif scheme.lower() in _CREDENTIAL_USERINFO_SCHEMES:
+            userinfo = "***"
         authority = f"{userinfo}@{host}"
-    return scheme + authority + rest
+    return scheme + sep + authority + rest
 
 
 def describe_source(source: Any) -> str:
@@ -755,6 +763,7 @@ def _iter_csv(lines: Iterator[str], delimiter: str | None, where: str) -> Iterat
         if header is None:
             header = row
             keys = [(i, name) for i, name in enumerate(row) if name]
+            _check_header(header, where, lines_of(start), how)
             continue
         if not row:
             continue  # a blank line
@@ -771,12 +780,61 @@ def _iter_csv(lines: Iterator[str], delimiter: str | None, where: str) -> Iterat
                 )
                 + f"{other}."
             )
+        if len(keys) < len(header):
+            _check_unnamed_cells(header, row, where, lines_of(start))
         yield {name: row[i] for i, name in keys if row[i] != ""}
+
+
+def _column(i: int) -> str:
+    """A column as a spreadsheet names it (1 -> A, 27 -> AA), with its number."""
+    letters, n = "", i + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        letters = chr(65 + r) + letters
+    return f"column {i + 1} ({letters})"
+
+
+def _check_header(header: list[str], where: str, line: str, how: str) -> None:
+    """Two columns of one name would make one value silently replace the other: refused."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if not name:
+            continue
+        if name in seen:
+            raise AhgoraConfigError(
+                f"{where}: the header ({line.replace('the row on ', '')}) names {name!r} twice, in "
+                f"{_column(seen[name])} and {_column(i)} ({how}): one value would replace the other. "
+                "Rename or remove one of the columns."
+            )
+        seen[name] = i
+
+
+def _check_unnamed_cells(header: list[str], row: list[str], where: str, line: str) -> None:
+    """A value under a column without a name has nowhere to go: refused rather than dropped (empty
+    cells under empty header cells, as a trailing delimiter leaves, are fine)."""
+    for i, name in enumerate(header):
+        if not name and row[i] != "":
+            raise AhgoraConfigError(
+                f"{where}: {line} has a value in {_column(i)}, whose header cell is empty: it would be "
+                "dropped. Name the column in the header, or remove the value."
+            )
 
 
 # --------------------------------------------------------------------------------------------------
 # The streamed JSON array
 # --------------------------------------------------------------------------------------------------
+
+
+#: How close to the end of the buffer a decode error may be and still be a cut (``tru``, ``-Infini``).
+_CUT_MARGIN = 10
+
+
+def _cut_by_the_end(exc: ValueError, size: int) -> bool:
+    """Whether a JSON decode error could be the buffer ending inside the element: an unterminated
+    string (reported where the string starts), or any error within a few characters of the end."""
+    if not isinstance(exc, json.JSONDecodeError):
+        return True
+    return exc.msg.startswith("Unterminated string") or exc.pos >= size - _CUT_MARGIN
 
 
 def _iter_json_array(handle: io.TextIOBase | Any, where: str) -> Iterator[Any]:
@@ -785,16 +843,26 @@ def _iter_json_array(handle: io.TextIOBase | Any, where: str) -> Iterator[Any]:
     pos = 0
     eof = False
 
-    def fill() -> bool:
-        # drop what was consumed, then read one more chunk; False at the end of the stream
+    def fill(grow: bool = False) -> bool:
+        # drop what was consumed, then read one more chunk (with grow, at least as much again as is
+        # pending, so that an element needing many chunks is re-decoded O(log n) times); False at
+        # the end
         nonlocal buffer, pos, eof
         if eof:
             return False
-        chunk = handle.read(_CHUNK)
-        if not chunk:
-            eof = True
+        want = len(buffer) - pos if grow else 1
+        parts: list[str] = []
+        got = 0
+        while got < want:
+            chunk = handle.read(_CHUNK)  # a reader may give less than asked: gather up to want
+            if not chunk:
+                eof = True
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        if not parts:
             return False
-        buffer = buffer[pos:] + chunk
+        buffer = buffer[pos:] + "".join(parts)
         pos = 0
         return True
 
@@ -820,7 +888,10 @@ def _iter_json_array(handle: io.TextIOBase | Any, where: str) -> Iterator[Any]:
                 try:
                     value, end = _DECODER.raw_decode(buffer, pos)
                 except ValueError as exc:
-                    if fill():
+                    # More text can only help when the element was cut by the buffer's end; a bad token
+                    # in the middle fails now (reading on would hold the rest of the file in memory).
+                    # The buffer grows geometrically, so a huge element is decoded in linear time.
+                    if _cut_by_the_end(exc, len(buffer)) and fill(grow=True):
                         continue
                     raise AhgoraConfigError(f"{where}: element {index} is not valid JSON: {exc}") from None
                 if (

@@ -204,9 +204,38 @@ class TestCsv:
         path.write_bytes('\ufeffa,b\r\n"line 1\r\nline 2",x\r\n'.encode())
         assert list(iter_records(str(path))) == [{"a": "line 1\r\nline 2", "b": "x"}]
 
-    def test_empty_header_cells_dropped(self, tmp_path):
-        path = write(tmp_path / "r.csv", "a,,b\n1,2,3\n")
-        assert list(iter_records(path)) == [{"a": "1", "b": "3"}]
+    def test_empty_header_cells_with_empty_values_are_fine(self, tmp_path):
+        """A trailing delimiter on every line (spreadsheet exports) leaves an unnamed, empty column."""
+        path = write(tmp_path / "r.csv", "a;b;\n1;2;\n3;;\n")
+        assert list(iter_records(path)) == [{"a": "1", "b": "2"}, {"a": "3"}]
+
+    def test_a_value_under_an_empty_header_is_refused(self, tmp_path):
+        """It used to vanish silently (found in review)."""
+        path = write(tmp_path / "r.csv", "codigo;;nome\n0001;;Vendas\n0002;IMPORTANT;RH\n")
+        got: list[Any] = []
+        with pytest.raises(
+            AhgoraConfigError, match=r"line 3 has a value in column 2 \(B\), whose header cell is empty"
+        ):
+            got.extend(iter_records(path))
+        assert got == [{"codigo": "0001", "nome": "Vendas"}]
+
+    @pytest.mark.parametrize("header", ["codigo;nome;codigo", "codigo;nome;;codigo"])
+    def test_a_column_named_twice_is_refused(self, tmp_path, header):
+        """One value silently replaced the other: the wrong cost center code was pushed (found in review)."""
+        cells = header.count(";") + 1
+        row = ";".join(["0001", "Vendas"] + [""] * (cells - 3) + ["9999"])
+        path = write(tmp_path / "r.csv", f"{header}\n{row}\n")
+        with pytest.raises(AhgoraConfigError, match=r"names 'codigo' twice, in column 1 \(A\) and column"):
+            list(iter_records(path))
+
+    def test_spreadsheet_column_names(self):
+        assert [_records._column(i) for i in (0, 25, 26, 701, 702)] == [
+            "column 1 (A)",
+            "column 26 (Z)",
+            "column 27 (AA)",
+            "column 702 (ZZ)",
+            "column 703 (AAA)",
+        ]
 
     def test_header_only(self, tmp_path):
         assert list(iter_records(write(tmp_path / "r.csv", "a,b\n"))) == []
@@ -282,6 +311,13 @@ class TestOptions:
         assert shown("s3://bucket/dir/r.csv?X-Amz-Signature=abc&token=t#frag") == "s3://bucket/dir/r.csv"
         assert shown("s3://aws_default@bucket/r.csv") == "s3://aws_default@bucket/r.csv"
         assert shown("https://user:secret@host/r.csv?sig=1") == "https://user:***@host/r.csv"
+        # a token as the user part (raw-file hosts take one): masked whole (found in review)
+        assert (
+            shown("https://ghp_SECRET123@raw.example.com/hr/cc.csv")
+            == "https://***@raw.example.com/hr/cc.csv"
+        )
+        assert shown("HTTPS://tok@h/x.csv") == "HTTPS://***@h/x.csv"
+        assert "ghp_SECRET123" not in describe_source({"path": "https://ghp_SECRET123@h/x.json"})
         assert shown("/data/a?b.csv") == "/data/a?b.csv", "a local name is shown as it is"
         assert describe_source({"path": "gs://b/k.csv?token=x"}) == "gs://b/k.csv"
 
@@ -436,6 +472,48 @@ class TestEncodings:
         got, message = error_of(path)
         assert got == [{"nome": "Zé"}]
         assert "is not valid UTF-8 at line 3, byte 15 of the line (0xE3" in message
+
+    def test_a_bad_token_early_in_a_big_array_fails_at_once(self, tmp_path, monkeypatch):
+        """The reader used to read (and re-copy) the rest of the file before giving up on element 0:
+        memory grew with the file, time quadratically (found in review). Now it reads one chunk."""
+        good = b'{"codigo":"0001","nome":"Centro de custo de exemplo"},'
+        path = tmp_path / "r.json"
+        with open(path, "wb") as fh:
+            fh.write(b'[{"codigo": 0001},')  # a leading zero: not JSON
+            fh.write(good * 200_000)  # ~10 MiB
+            fh.write(good[:-1] + b"]")
+        reads: list[int] = []
+        original = _records._TextReader.read
+
+        def counting_read(self: Any, size: int = -1) -> str:
+            text = original(self, size)
+            reads.append(len(text))
+            return text
+
+        monkeypatch.setattr(_records._TextReader, "read", counting_read)
+        with pytest.raises(AhgoraConfigError, match="element 0 is not valid JSON: Expecting ',' delimiter"):
+            list(iter_records(str(path)))
+        assert sum(reads) <= 4 * _records._CHUNK, f"read {sum(reads)} characters to refuse element 0"
+
+    def test_a_huge_element_is_decoded_in_linear_time(self, tmp_path, monkeypatch):
+        """An element spanning many chunks: the buffer grows geometrically, so it is decoded a few
+        times, not once per chunk."""
+        monkeypatch.setattr(_records, "_CHUNK", 64)
+        element = {"codigo": "1", "nome": "x" * 200_000}
+        path = wbytes(tmp_path / "r.json", json.dumps([element, {"codigo": "2"}]).encode())
+        decodes = 0
+        real = _records._DECODER.raw_decode
+
+        class Counting:
+            @staticmethod
+            def raw_decode(text: str, pos: int = 0) -> Any:
+                nonlocal decodes
+                decodes += 1
+                return real(text, pos)
+
+        monkeypatch.setattr(_records, "_DECODER", Counting)
+        assert list(iter_records(path)) == [element, {"codigo": "2"}]
+        assert decodes < 40, f"{decodes} decodes for one 200 KB element in 64-character chunks"
 
     @pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5, 7, 64])
     @pytest.mark.parametrize(

@@ -7,11 +7,12 @@ on a plain retry. One try of the read:
 1. **Reconsume first.** ``reconsume(unique)`` makes every record readable again, so the try reads the
    whole set from the start whatever an earlier try (or anyone else) consumed.
 2. **Stream to temporary objects.** Page by page until a page comes back empty (never stopping at
-   ``total``), each record is written to a hidden temporary object next to the target, exactly as
-   PontoWeb sent it (a number stays a number), one JSON line each; with a CSV, its flat rows too.
-   Memory holds one page.
+   ``total``), each record is written to a hidden temporary object next to the target, as the bytes
+   PontoWeb sent (never decoded and encoded again: a number stays a number), one JSON line each;
+   with a CSV, its flat rows too. Memory holds one page, kept as bytes.
 3. **Once each.** A record served twice (someone reconsumed while this try was reading, and the
-   server started over) is written once: each record's digest is kept (16 bytes a record).
+   server started over) is written once: each record's digest is kept (16 bytes a record). The
+   count reads of each record only its employee and whether its results and punches are empty.
 4. **Check the count under every reading of ``total``.** Seed 001 gives ``total`` three meanings:
    the number of employees (monthly), of days counted (``daily.totals``) or with punches
    (``daily.punches``), and, in every example and the FAQ, of records. A complete read matches one
@@ -29,6 +30,7 @@ on a plain retry. One try of the read:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -108,6 +110,40 @@ def _result_cells(result: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _digest(line: bytes) -> bytes:
+    """What tells two records apart: 16 bytes of a record's JSON as received."""
+    return hashlib.blake2b(line, digest_size=16).digest()
+
+
+@functools.cache
+def _shape_decoder() -> Any:
+    """Decodes of a record only what :meth:`Counts.add` reads, skipping the rest unread: its employee,
+    whether its monthly ``results`` and each daily entry's ``punches`` and ``results`` are non-empty
+    (as arrays; another type of value takes the decoded path)."""
+    import msgspec
+
+    array: Any = list[msgspec.Raw] | None  # only whether it is empty is read: its items are not decoded
+    day: Any = msgspec.defstruct("Day", [("punches", array, None), ("results", array, None)])
+    record = msgspec.defstruct(
+        "Record", [("employee", Any, None), ("results", array, None), ("daily", list[day] | None, None)]
+    )
+    return msgspec.json.Decoder(record)
+
+
+def _raw_shape(record: bytes) -> tuple[Any, bool, list[tuple[bool, bool]]] | None:
+    """``(employee, has monthly results, [(has punches, has results)] per daily entry)`` of a record's
+    bytes, or ``None`` when its shape is not the documented one (a daily entry that is not an object, a
+    ``results`` that is not an array, a number out of range...): :meth:`Counts.add` then decodes it."""
+    import msgspec
+
+    try:
+        shape = _shape_decoder().decode(record)
+    except msgspec.ValidationError:
+        return None
+    days = [(bool(day.punches), bool(day.results)) for day in shape.daily] if shape.daily else []
+    return shape.employee, bool(shape.results), days
+
+
 class Counts:
     """What was read, measured every way seed 001 says ``total`` may count it."""
 
@@ -123,19 +159,28 @@ class Counts:
         #: which kinds of record were read: monthly results, days with punches, days with results
         self.kinds: set[str] = set()
 
-    def add(self, record: Mapping[str, Any]) -> None:
+    def add(self, record: Mapping[str, Any] | bytes) -> None:
+        """Count one record: a decoded object, or the bytes of one (read without decoding the rest)."""
+        if isinstance(record, bytes):
+            shape = _raw_shape(record)
+            if shape is None:
+                self.add(json.loads(record))
+                return
+            employee, monthly, days = shape
+        else:
+            employee, monthly = record.get("employee"), bool(record.get("results"))
+            days = [(bool(e.get("punches")), bool(e.get("results"))) for e in _objects(record.get("daily"))]
         self.records += 1
-        employee = record.get("employee")
         if employee is not None:
             self.employees.add(str(employee))
-        if record.get("results"):
+        if monthly:
             self.kinds.add("monthly")
-        for entry in _objects(record.get("daily")):
+        for punches, results in days:
             self.days += 1
-            if entry.get("punches"):
+            if punches:
                 self.punch_days += 1
                 self.kinds.add("punches")
-            if entry.get("results"):
+            if results:
                 self.result_days += 1
                 self.kinds.add("daily results")
 
@@ -287,7 +332,7 @@ class ResultsRead:
         counts = self.counts
         seen = self.seen
         with ExitStack() as stack:
-            out = stack.enter_context(self.temps[0].open("w", encoding="utf-8", newline="\n"))
+            out = stack.enter_context(self.temps[0].open("wb"))
             handles = [out]
             writer = None
             if len(self.temps) > 1:
@@ -312,18 +357,24 @@ class ResultsRead:
                         )
                     elif not counts.totals:
                         counts.totals.append(page.total)
-                for record in page.data:
-                    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-                    digest = hashlib.blake2b(line.encode("utf-8"), digest_size=16).digest()
+                lines: list[bytes] = []
+                for line in page.data:  # each record's bytes as received, on one line
+                    digest = _digest(line)
                     if digest in seen:
                         counts.duplicates += 1
                         continue
                     seen.add(digest)
-                    out.write(line)
-                    out.write("\n")
-                    counts.add(record)
-                    if writer is not None:
+                    lines.append(line)
+                    if writer is None:
+                        counts.add(line)
+                    else:
+                        record = json.loads(line)
+                        counts.add(record)
                         writer.writerows(csv_rows(record))
+                if lines:
+                    lines.append(b"")
+                    out.write(b"\n".join(lines))  # one write a page
+                del lines
                 for handle in handles:  # hand each page to the filesystem: memory holds one page at most
                     handle.flush()
                 total = counts.total
@@ -351,9 +402,7 @@ class ResultsRead:
         hook.reconsume(self.unique)
         again: set[bytes] = set()
         for page in hook.iter_reckon_results(self.unique, page_size=self.page_size, raw=True):
-            for record in page.data:
-                line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-                again.add(hashlib.blake2b(line.encode("utf-8"), digest_size=16).digest())
+            again.update(map(_digest, page.data))
             del page
         self.verified = True
         if again != self.seen:

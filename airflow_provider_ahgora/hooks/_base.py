@@ -816,9 +816,12 @@ class AhgoraRestHook(BaseHook):
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """One HTTP call within one deadline: the parsed JSON answer (None if empty), or a mapped
-        exception. ``timeout`` (default: the settings') bounds the whole call."""
+        exception. ``timeout`` (default: the settings') bounds the whole call. ``decode`` replaces
+        ``json.loads`` for a successful answer (it raises ``ValueError`` on what is not JSON); error
+        answers are always read the one way."""
         settings = self.settings
         session = self.get_conn()
         url = self._url(path)
@@ -860,7 +863,7 @@ class AhgoraRestHook(BaseHook):
             _WATCHDOG.finish(call)
             if response is not None:
                 response.close()  # releases a fully read connection to the pool, else closes it
-        return self._handle_response(method, path, response, raw)
+        return self._handle_response(method, path, response, raw, decode)
 
     def _deadline_error(self, method: str, path: str, call: _Call) -> AhgoraConnectionError:
         err = AhgoraConnectionError(
@@ -909,13 +912,20 @@ class AhgoraRestHook(BaseHook):
         err.may_have_been_processed = processed
         return err
 
-    def _handle_response(self, method: str, path: str, response: requests.Response, raw: bytes) -> Any:
+    def _handle_response(
+        self,
+        method: str,
+        path: str,
+        response: requests.Response,
+        raw: bytes,
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Any:
         status = response.status_code
         body: Any = None
         parse_failed = False
         if raw and raw.strip():
             try:
-                body = json.loads(raw)
+                body = decode(raw) if decode is not None and 200 <= status < 300 else json.loads(raw)
             except ValueError:
                 parse_failed = True
         if 200 <= status < 300:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -196,10 +198,11 @@ class PontoWebHook(AhgoraRestHook):
     ) -> Iterator[ReckonResultsPage | RawResultsPage]:
         """Yield the result pages of a reckon until a page comes back empty.
 
-        With ``raw=True`` each page is a :class:`RawResultsPage`: ``total`` read as an int and the
-        records exactly as PontoWeb sent them (dicts: a number stays a number), checked only for what
-        reading them safely needs (``data`` is an array of objects). That is what the results operator
-        writes; it costs a fraction of building the models.
+        With ``raw=True`` each page is a :class:`RawResultsPage`: ``total`` read as an int and each
+        record as the bytes of its JSON object exactly as PontoWeb sent it, never decoded into Python
+        objects, checked only for what reading them safely needs (``data`` is an array of objects, the
+        answer is JSON and UTF-8). That is what the results operator writes; it costs a small fraction
+        of decoding the page, let alone of building the models.
 
         **Reading consumes**: PontoWeb returns each record once. A read whose answer may have been
         lost after the server consumed it is never repeated: it raises
@@ -223,6 +226,7 @@ class PontoWebHook(AhgoraRestHook):
                     retry="safe",
                     parse=_raw_results_page if raw else _results_page,
                     what="results page",
+                    decode=_decode_raw_page if raw else None,
                 )
             except AhgoraTransientError as exc:
                 if not exc.may_have_been_processed:
@@ -403,10 +407,55 @@ def _process_args(unique: str | None, subunique: str | None) -> dict[str, Any]:
 
 class RawResultsPage(NamedTuple):
     """A results page as received: ``total`` (an int, or ``None`` when not given or not a number) and
-    the records of ``data``, untouched."""
+    the records of ``data``, each the bytes of one JSON object exactly as PontoWeb sent it, on one line
+    (UTF-8; a record the server spread over several lines is compacted onto one)."""
 
     total: int | None
-    data: list[dict[str, Any]]
+    data: list[bytes]
+
+
+@functools.cache
+def _raw_page_decoder() -> Any:
+    """A decoder of a results page that keeps each record of ``data`` as its raw JSON (``msgspec.Raw``:
+    the bytes are found, checked to be well-formed JSON, and never decoded) and ``company`` and
+    ``total`` raw too (decoded by the standard library, as every other answer)."""
+    import msgspec
+
+    null = msgspec.Raw(b"null")
+    page = msgspec.defstruct(
+        "RawPage",
+        [
+            ("company", msgspec.Raw, null),
+            ("total", msgspec.Raw, null),
+            ("data", list[msgspec.Raw] | None, None),
+        ],
+    )
+    return msgspec.json.Decoder(page)
+
+
+def _decode_raw_page(body: bytes) -> Any:
+    """The ``decode`` of a raw results page (see :meth:`AhgoraRestHook._attempt`): ``{"company",
+    "total", "data"}`` with ``data`` a list of ``msgspec.Raw``; raises ``ValueError`` if ``body`` is not
+    JSON in UTF-8. JSON of another shape (not an object, or ``data`` not an array) is decoded as any
+    answer is, for the page's parse to say what is wrong with it."""
+    import msgspec
+
+    if body.startswith(codecs.BOM_UTF8):  # the standard library's json.loads skips it too
+        body = body[len(codecs.BOM_UTF8) :]
+    if not body.isascii():
+        body.decode("utf-8")  # the raw records' text is not decoded: check it is UTF-8 here
+    try:
+        page = _raw_page_decoder().decode(body)
+    except msgspec.ValidationError:
+        return json.loads(body)
+    return {
+        "company": json.loads(bytes(page.company)),
+        "total": json.loads(bytes(page.total)),
+        "data": page.data,
+    }
+
+
+_BREAKS = (b"\n", b"\r")
 
 
 def _raw_results_page(answer: Mapping[str, Any]) -> RawResultsPage:
@@ -417,10 +466,15 @@ def _raw_results_page(answer: Mapping[str, Any]) -> RawResultsPage:
     data = answer.get("data")
     if not isinstance(data, list):
         raise ValueError(f"'data' must be an array of records, got {_kind(data)}")
-    for index, record in enumerate(data):
-        if not isinstance(record, dict):
-            raise ValueError(f"'data[{index}]' must be a record (an object), got {_kind(record)}")
-    return RawResultsPage(_lenient_int(answer.get("total")), data)
+    records: list[bytes] = []
+    for index, raw in enumerate(data):
+        record = bytes(raw)
+        if not record.startswith(b"{"):  # a raw value has no leading whitespace
+            raise ValueError(f"'data[{index}]' must be a record (an object), got {_kind(json.loads(record))}")
+        if _BREAKS[0] in record or _BREAKS[1] in record:  # JSON text spread over lines: one line each
+            record = json.dumps(json.loads(record), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        records.append(record)
+    return RawResultsPage(_lenient_int(answer.get("total")), records)
 
 
 def _results_page(answer: Mapping[str, Any]) -> ReckonResultsPage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 import json
 
 import pytest
@@ -801,6 +802,81 @@ class TestMalformedAnswers:
             next(pages)
         assert info.value.pages_read == 1
         assert len(responses.calls) == 2
+
+
+class TestRawResultsPages:
+    """``iter_reckon_results(raw=True)``: each record is the bytes PontoWeb sent, never decoded; only
+    what reading safely needs is checked (JSON, UTF-8, ``data`` an array of objects, the company)."""
+
+    URL = f"{PONTOWEB_BASE}/reckons/u1"
+
+    def _pages(self, hook, *bodies: bytes, size: int = 1000):
+        for body in (*bodies, json.dumps(_page("u1", [], 0)).encode()):
+            responses.get(self.URL, body=body, content_type="application/json")
+        return hook.iter_reckon_results("u1", page_size=size, raw=True)
+
+    @responses.activate
+    def test_records_are_the_bytes_as_sent(self, pontoweb_hook):
+        first = b'{"employee": "E1",  "name": "Jos\\u00e9", "value": 1.50, "big": 1234567890123456789012}'
+        second = '{"employee":"E2","name":"Conceição","value":[]}'.encode()
+        body = b'{"company": "a133595", "total": "2", "data": [ ' + first + b" ,\t" + second + b" ]}"
+        pages = list(self._pages(pontoweb_hook, body))
+        assert len(pages) == 1
+        assert pages[0].total == 2  # read leniently, as the model does
+        assert pages[0].data == [first, second]
+
+    @responses.activate
+    def test_a_record_spread_over_lines_is_put_on_one(self, pontoweb_hook):
+        records = [_record(0), {**_record(1), "note": "line\nbreak"}]
+        body = json.dumps(_page("u1", records, 2), indent=2, ensure_ascii=False).encode()
+        (page,) = self._pages(pontoweb_hook, body)
+        assert [json.loads(line) for line in page.data] == records
+        assert all(b"\n" not in line and b"\r" not in line for line in page.data)
+
+    @responses.activate
+    def test_a_utf8_bom_is_skipped(self, pontoweb_hook):
+        body = codecs.BOM_UTF8 + json.dumps(_page("u1", [_record(0)], 1)).encode()
+        (page,) = self._pages(pontoweb_hook, body)
+        assert json.loads(page.data[0]) == _record(0)
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        ("body", "says"),
+        [
+            (b'{"data": [{"employee": "\xff\xfe"}]}', "not JSON"),  # not UTF-8, inside a record
+            (b'{"data": [{"value": NaN}]}', "not JSON"),
+            (b'{"data": [{"employee": "E1"}], "total": 1} trailing', "not JSON"),
+            (b'{"data": [{"employee": "E1"}, 5]}', "'data[1]' must be a record (an object), got int"),
+            (b'{"data": "E1"}', "'data' must be an array of records, got str"),
+            (b'{"data": null}', "'data' must be an array of records, got nothing"),
+            (b"{}", "'data' must be an array of records, got nothing"),
+            (b'[{"employee": "E1"}]', "an array, not a JSON object"),
+        ],
+        ids=["not-utf8", "nan", "trailing", "not-an-object", "string", "null", "empty", "array"],
+    )
+    def test_what_is_not_a_results_page_is_an_interrupted_read(self, pontoweb_hook, body, says):
+        pages = self._pages(pontoweb_hook, json.dumps(_page("u1", [_record(0)], 2)).encode(), body, size=1)
+        assert json.loads(next(pages).data[0]) == _record(0)
+        with pytest.raises(AhgoraReadInterruptedError) as info:
+            next(pages)
+        assert info.value.pages_read == 1
+        assert says in str(info.value.__cause__)
+        assert len(responses.calls) == 2
+
+    @responses.activate
+    def test_the_company_is_checked(self, monkeypatch):
+        set_conn(
+            monkeypatch,
+            "pontoweb_default",
+            conn_type="pontoweb",
+            host=PONTOWEB_BASE,
+            login="u",
+            password="p",
+            extra={"company": "a000101"},
+        )
+        body = json.dumps({**_page("u1", [_record(0)], 1), "company": "a999999"}).encode()
+        with pytest.raises(AhgoraConfigError, match="a999999"):
+            next(self._pages(PontoWebHook(retry_limit=0), body))
 
 
 class TestConnectionTestIsStrict:

@@ -225,6 +225,18 @@ class TestHappyPath:
         assert read_lines(str(target)) == RECORDS  # exactly as received, once, in order
         assert leftovers(str(target.parent)) == []
 
+    def test_each_line_is_the_record_as_sent(self, hooks, tmp_path):
+        """The records are never decoded and encoded again: PontoWeb's own bytes (its spaces, its
+        escapes, its number formats) are what the file holds, one record a line."""
+        records = [{**monthly(0), "name": "Conceição", "rate": 1.50}, daily(1)]
+        fake = FakeResults(records)
+        target = tmp_path / "results.jsonl"
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            make_op(output_path=str(target)).execute(ctx())
+        sent = [json.dumps(r).encode() for r in records]  # how the fake serves them: ", " and "\u00e7"
+        assert target.read_bytes() == b"".join(line + b"\n" for line in sent)
+
     def test_without_total_reads_until_an_empty_page(self, hooks, tmp_path, caplog, capsys):
         fake = FakeResults(RECORDS, announce_total=False)
         target = tmp_path / "results.jsonl"

@@ -14,6 +14,21 @@ wait on the process monitor costs only its calls. Then:
 Each runs its real ``execute`` with a small fake context. The requests are counted by the sandbox
 (zero-delay ``latency`` faults on each route count their calls; ``GET /_sandbox/faults``).
 
+**The reference** is what a data engineer writes by hand with ``requests``, with none of the
+operators' guarantees (no validation, no journal, no report, no deadline), run against the same
+sandbox in the same run:
+
+* PontoWeb: one ``session.post(f"{base}/costcenter", json=batch)`` per 1 000 records, one after the
+  other, ``raise_for_status()``, the tickets kept; then each ticket's monitor read until its
+  ``progress`` is complete (``time.sleep(poll_interval)`` between reads of an unfinished one);
+* Voors: a ``ThreadPoolExecutor(max_workers)`` posting each user (``{"data": {"user": ...}}``), one
+  ``requests.Session`` per thread, ``raise_for_status()``.
+
+Ours and the reference run in pairs (``--pairs``, default 3; the order alternates from pair to
+pair), and the medians are compared: ours/hand below 1 means the operator is faster than the hand
+loop. The sandbox's own CPU per request (read from ``/proc``) is printed too: the ideal counts the
+server's time as zero, and a real PontoWeb or Voors spends its own.
+
 **The ideal** is the latency of the requests that cannot be avoided, divided by the concurrency the
 operator may use for them:
 
@@ -30,9 +45,10 @@ receives), which the ideal leaves out; the ratio minus the floor's share says wh
 design costs on top.
 
     python bench/push_throughput.py [--cost-centers 100000] [--users 5000] [--latency 0.02]
-                                    [--max-workers 8] [--no-floor] [--in-process]
+                                    [--max-workers 8] [--pairs 3] [--no-floor] [--in-process]
 
-The last line gives both ratios (goal: 1.3 or less).
+The last line gives both ratios to the ideal (goal: PontoWeb 1.3 or less, Voors 1.1 or less) and
+both ratios ours/hand (goal: below 1).
 """
 
 from __future__ import annotations
@@ -43,6 +59,7 @@ import json
 import math
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,11 +78,20 @@ COUNTED = ("POST /costcenter", "GET /process", "POST /voors/users")
 
 
 class _Server:
-    """A running sandbox: the Airflow connection variables, and its request counters."""
+    """A running sandbox: the Airflow connection variables, its request counters and its CPU."""
 
-    def __init__(self, env: dict[str, str], control: str) -> None:
+    def __init__(self, env: dict[str, str], control: str, pid: int | None = None) -> None:
         self.env = env
         self.control = control
+        self.pid = pid
+
+    def cpu(self) -> float:
+        """CPU seconds the sandbox process has used (user and system; 0 when it runs in this process)."""
+        if self.pid is None:
+            return 0.0
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def calls(self) -> dict[str, int]:
         with urllib.request.urlopen(f"{self.control}/faults", timeout=10) as answer:  # noqa: S310 - loopback
@@ -103,7 +129,7 @@ def sandbox_process(latency: float) -> Iterator[_Server]:
                 break
         if not base or not env:
             raise RuntimeError(f"the sandbox did not start (exit code {proc.poll()})")
-        yield _Server(env, f"{base}/_sandbox")
+        yield _Server(env, f"{base}/_sandbox", proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -194,6 +220,17 @@ def _timed_operator() -> type:
     return Timed
 
 
+def _measured(server: _Server, func: Any, *args: Any) -> tuple[Any, dict[str, float]]:
+    """``func(*args)`` with its wall seconds, this process's CPU and the sandbox's CPU."""
+    server_cpu, cpu, started = server.cpu(), time.process_time(), time.perf_counter()
+    result = func(*args)
+    return result, {
+        "seconds": time.perf_counter() - started,
+        "cpu": time.process_time() - cpu,
+        "server_cpu": server.cpu() - server_cpu,
+    }
+
+
 def pontoweb(server: _Server, records: list[dict[str, str]], max_workers: int) -> dict[str, Any]:
     before = server.calls()
     op = _timed_operator()(
@@ -206,22 +243,13 @@ def pontoweb(server: _Server, records: list[dict[str, str]], max_workers: int) -
     )
     op.phases.clear()
     context: Any = {"ti": _TI("push_cost_centers"), "task_state_store": _Store()}
-    cpu, started = time.process_time(), time.perf_counter()
-    summary = op.execute(context)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    summary, times = _measured(server, op.execute, context)
     after = server.calls()
     pushes = after["POST /costcenter"] - before["POST /costcenter"]
     reads = after["GET /process"] - before["GET /process"]
     assert summary["sent"] == len(records), summary
     assert summary["failed"] == 0, summary
-    return {
-        "seconds": seconds,
-        "cpu": cpu,
-        "pushes": pushes,
-        "reads": reads,
-        "batches": len(summary["batches"]),
-        **op.phases,
-    }
+    return {**times, "pushes": pushes, "reads": reads, "batches": len(summary["batches"]), **op.phases}
 
 
 def voors(server: _Server, records: list[dict[str, Any]], max_workers: int) -> dict[str, Any]:
@@ -236,23 +264,120 @@ def voors(server: _Server, records: list[dict[str, Any]], max_workers: int) -> d
         report_path=os.path.join(tempfile.mkdtemp(prefix="ahgora-bench-"), "failures.jsonl"),
     )
     context: Any = {"ti": _TI("push_users"), "task_state_store": _Store()}
-    cpu, started = time.process_time(), time.perf_counter()
-    summary = op.execute(context)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    summary, times = _measured(server, op.execute, context)
     calls = server.calls()["POST /voors/users"] - before
     assert summary["succeeded"] == len(records), summary
-    return {"seconds": seconds, "cpu": cpu, "requests": calls}
+    return {**times, "requests": calls}
+
+
+# --------------------------------------------------------------------------------------------------
+# The references: what a data engineer writes by hand with requests (the module documentation)
+# --------------------------------------------------------------------------------------------------
+
+
+def hand_pontoweb_loop(
+    base: str, auth: tuple[str, str], records: list[dict[str, str]], poll_interval: float
+) -> int:
+    import requests
+
+    session = requests.Session()
+    session.auth = auth
+    tickets = []
+    for start in range(0, len(records), 1000):
+        answer = session.post(f"{base}/costcenter", json=records[start : start + 1000], timeout=60)
+        answer.raise_for_status()
+        tickets.append(answer.json())
+    for ticket in tickets:
+        while True:
+            answer = session.get(
+                f"{base}/process",
+                params={"subunique": ticket["subunique"]},
+                headers={"Accept-Version": "v2"},
+                timeout=60,
+            )
+            answer.raise_for_status()
+            progress = answer.json()["progress"]
+            if int(progress["done"]) >= int(progress["total"]):
+                break
+            time.sleep(poll_interval)
+    session.close()
+    return len(tickets)
+
+
+def hand_voors_loop(base: str, token: str, records: list[dict[str, Any]], max_workers: int) -> int:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    local = threading.local()
+
+    def post(user: dict[str, Any]) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.headers["Authorization"] = token
+        answer = session.post(f"{base}/users", json={"data": {"user": user}}, timeout=60)
+        answer.raise_for_status()
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        for _ in pool.map(post, records):
+            pass
+    return len(records)
+
+
+def hand_pontoweb(server: _Server, records: list[dict[str, str]], max_workers: int) -> dict[str, Any]:
+    conn = json.loads(server.env["AIRFLOW_CONN_PONTOWEB_DEFAULT"])
+    before = server.calls()
+    _, times = _measured(
+        server, hand_pontoweb_loop, conn["host"].rstrip("/"), (conn["login"], conn["password"]), records, 1.0
+    )
+    after = server.calls()
+    return {
+        **times,
+        "pushes": after["POST /costcenter"] - before["POST /costcenter"],
+        "reads": after["GET /process"] - before["GET /process"],
+    }
+
+
+def hand_voors(server: _Server, records: list[dict[str, Any]], max_workers: int) -> dict[str, Any]:
+    conn = json.loads(server.env["AIRFLOW_CONN_VOORS_DEFAULT"])
+    before = server.calls()["POST /voors/users"]
+    _, times = _measured(
+        server, hand_voors_loop, conn["host"].rstrip("/"), conn["password"], records, max_workers
+    )
+    return {**times, "requests": server.calls()["POST /voors/users"] - before}
+
+
+# --------------------------------------------------------------------------------------------------
+# The driver
+# --------------------------------------------------------------------------------------------------
+
+SIDES = {"pontoweb": (pontoweb, hand_pontoweb), "voors": (voors, hand_voors)}
 
 
 def run(
-    n_cost_centers: int, n_users: int, latency: float, max_workers: int, in_process: bool
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    ccs, us = cost_centers(n_cost_centers), users(n_users)
+    n_cost_centers: int, n_users: int, latency: float, max_workers: int, in_process: bool, pairs: int
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``{"pontoweb"|"voors": {"ours"|"hand": [run, ...]}}``; without pairs, ours only, once."""
+    inputs = {"pontoweb": cost_centers(n_cost_centers), "voors": users(n_users)}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {k: {"ours": [], "hand": []} for k in SIDES}
     with (sandbox_thread if in_process else sandbox_process)(latency) as server:
         os.environ.update(server.env)
-        pw = pontoweb(server, ccs, max_workers)
-        vo = voors(server, us, max_workers)
-    return pw, vo
+        for pair in range(max(pairs, 1)):
+            for name, (ours, hand) in SIDES.items():
+                sides = [("ours", ours)] if not pairs else [("hand", hand), ("ours", ours)]
+                for side, func in sides if pair % 2 == 0 else sides[::-1]:
+                    runs[name][side].append(func(server, inputs[name], max_workers))
+    return runs
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", " ")
+
+
+def median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
 
 
 def main() -> int:
@@ -261,6 +386,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=5_000)
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every request (0.02)")
     parser.add_argument("--max-workers", type=int, default=8)
+    parser.add_argument("--pairs", type=int, default=3, help="runs of ours and of the hand loop (3)")
     parser.add_argument("--no-floor", action="store_true", help="skip the run without latency")
     parser.add_argument(
         "--in-process", action="store_true", help="run the sandbox in a thread of this process"
@@ -269,43 +395,74 @@ def main() -> int:
     if LOG_LEVEL not in os.environ:
         os.environ[LOG_LEVEL] = "WARNING"
 
-    lat, workers = args.latency, args.max_workers
-    floor = None if args.no_floor else run(args.cost_centers, args.users, 0.0, workers, args.in_process)
-    pw, vo = run(args.cost_centers, args.users, lat, workers, args.in_process)
+    lat, workers, n_cc, n_users = args.latency, args.max_workers, args.cost_centers, args.users
+    load = os.getloadavg()[0]
+    floor = None if args.no_floor else run(n_cc, n_users, 0.0, workers, args.in_process, 0)
+    runs = run(n_cc, n_users, lat, workers, args.in_process, args.pairs)
+    load_after = os.getloadavg()[0]
 
-    batches = math.ceil(args.cost_centers / 1000)  # the fewest requests: 1000 cost centers fit in 1 MiB
+    batches = math.ceil(n_cc / 1000)  # the fewest requests: 1000 cost centers fit in 1 MiB
     pw_ideal = batches * lat / 1 + batches * lat / min(workers, batches)
-    vo_ideal = args.users * lat / workers
-    pw_ratio, vo_ratio = pw["seconds"] / pw_ideal, vo["seconds"] / vo_ideal
+    vo_ideal = n_users * lat / workers
+    pw, vo = runs["pontoweb"], runs["voors"]
+    pw_ratio, vo_ratio = median(pw["ours"], "seconds") / pw_ideal, median(vo["ours"], "seconds") / vo_ideal
 
     where = "in this process" if args.in_process else "in a subprocess"
-    print(f"latency {lat * 1000:.0f} ms per request, max_workers {workers}, sandbox {where}")
-    phases = ", ".join(f"{k} {pw[k]:.2f} s" for k in ("validate+spool", "send", "wait", "report"))
     print(
-        f"PontoWeb: {args.cost_centers:,} cost centers in {pw['batches']} batches: {pw['pushes']} pushes + "
-        f"{pw['reads']} monitor reads in {pw['seconds']:.2f} s ({phases})".replace(",", " ", 1)
+        f"latency {lat * 1000:.0f} ms per request, max_workers {workers}, sandbox {where}, {args.pairs} "
+        f"pair(s) (median); load average {load:.2f} before, {load_after:.2f} after"
+    )
+    phases = ("validate+spool", "send", "wait", "report")
+    ours = pw["ours"]
+    pushes, reads = ours[0]["pushes"], ours[0]["reads"]
+    print(
+        f"PontoWeb: {_n(n_cc)} cost centers in {ours[0]['batches']} batches: {pushes} pushes + {reads} "
+        f"monitor reads in {median(ours, 'seconds'):.2f} s ("
+        + ", ".join(f"{k} {median(ours, k):.2f} s" for k in phases)
+        + ")"
     )
     print(
         f"          ideal {batches} x {lat:g} s / 1 + {batches} x {lat:g} s / {min(workers, batches)} = "
         f"{pw_ideal:.2f} s; ratio {pw_ratio:.2f}; sending and waiting alone "
-        f"{(pw['send'] + pw['wait']) / pw_ideal:.2f}; client CPU {pw['cpu']:.2f} s"
+        f"{(median(ours, 'send') + median(ours, 'wait')) / pw_ideal:.2f}; client CPU "
+        f"{median(ours, 'cpu'):.2f} s; sandbox CPU {median(ours, 'server_cpu') / pushes * 1000:.1f} ms a push"
     )
     if floor is not None:
-        f = floor[0]
-        fphases = ", ".join(f"{k} {f[k]:.2f} s" for k in ("validate+spool", "send", "wait", "report"))
+        f = floor["pontoweb"]["ours"][0]
+        fphases = ", ".join(f"{k} {f[k]:.2f} s" for k in phases)
         print(f"          without latency: {f['seconds']:.2f} s ({fphases}); client CPU {f['cpu']:.2f} s")
-    print(
-        f"Voors:    {args.users:,} users: {vo['requests']} requests in {vo['seconds']:.2f} s".replace(
-            ",", " ", 1
+    hand = pw["hand"]
+    if hand:
+        print(
+            f"          hand-written loop: {median(hand, 'seconds'):.2f} s ({hand[0]['pushes']} pushes, then "
+            f"{hand[0]['reads']} monitor reads one by one); client CPU {median(hand, 'cpu'):.2f} s"
         )
-    )
+    ours = vo["ours"]
+    print(f"Voors:    {_n(n_users)} users: {ours[0]['requests']} requests in {median(ours, 'seconds'):.2f} s")
+    cpu = median(ours, "cpu")
     print(
-        f"          ideal {args.users} x {lat:g} s / {workers} = {vo_ideal:.2f} s; ratio {vo_ratio:.2f}; "
-        f"client CPU {vo['cpu']:.2f} s"
+        f"          ideal {n_users} x {lat:g} s / {workers} = {vo_ideal:.2f} s; ratio {vo_ratio:.2f}; "
+        f"client CPU {cpu:.2f} s ({cpu / n_users * 1000:.2f} ms a request); sandbox CPU "
+        f"{median(ours, 'server_cpu') / n_users * 1000:.2f} ms a request"
     )
     if floor is not None:
-        print(f"          without latency: {floor[1]['seconds']:.2f} s; client CPU {floor[1]['cpu']:.2f} s")
-    print(f"ratio to the ideal: PontoWeb {pw_ratio:.2f}, Voors {vo_ratio:.2f} (goal: 1.3 or less)")
+        f = floor["voors"]["ours"][0]
+        print(f"          without latency: {f['seconds']:.2f} s; client CPU {f['cpu']:.2f} s")
+    hand = vo["hand"]
+    if hand:
+        cpu = median(hand, "cpu")
+        print(
+            f"          hand-written loop: {median(hand, 'seconds'):.2f} s; client CPU {cpu:.2f} s "
+            f"({cpu / n_users * 1000:.2f} ms a request)"
+        )
+    line = f"ratio to the ideal: PontoWeb {pw_ratio:.2f}, Voors {vo_ratio:.2f} (goal: 1.3 and 1.1 or less)"
+    if pw["hand"] and vo["hand"]:
+        line += "; ours/hand: " + ", ".join(
+            f"{label} {median(r['ours'], 'seconds') / median(r['hand'], 'seconds'):.2f} "
+            f"(CPU {median(r['ours'], 'cpu') / median(r['hand'], 'cpu'):.2f})"
+            for label, r in (("PontoWeb", pw), ("Voors", vo))
+        )
+    print(line)
     return 0
 
 

@@ -32,6 +32,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraPermissionError,
     AhgoraTransientError,
 )
+from airflow_provider_ahgora.hooks._base import wire_json
 from airflow_provider_ahgora.journal import CONFIRMED, INFLIGHT, UNKNOWN, DeliveryJournal, JournalWriteError
 from airflow_provider_ahgora.operators._records import FailureReport, iter_records
 from airflow_provider_ahgora.registry import CUSTOM_ID_KEYS, push_route
@@ -53,11 +54,6 @@ FINISHED = ("done", "warning", "error")
 def _n(value: int) -> str:
     """``12000`` -> ``"12 000"`` (log lines)."""
     return f"{value:,}".replace(",", " ")
-
-
-def _dumps(value: Any) -> bytes:
-    """One record exactly as it goes on the wire (compact UTF-8 JSON, as the hook serializes)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _reason_of_errors(errors: Sequence[Any]) -> str:
@@ -178,9 +174,13 @@ class BatchPush:
         """The input's records, one by one (streamed)."""
         return iter_records(self.records, what=self.what, encoding=self.encoding, delimiter=self.delimiter)
 
-    def validator(self) -> tuple[Callable[[Any], tuple[Any, bytes | None, str | None]], tuple[str, ...]]:
-        """``check(record) -> (wire, data, reason)``: the wire form and its bytes, or why the record is
-        refused (invalid, not JSON, or over the byte limit on its own); and the identifying keys."""
+    def validator(self) -> tuple[Callable[[Any], tuple[bytes | None, str | None]], tuple[str, ...]]:
+        """``check(record) -> (data, reason)``: the bytes of the record exactly as it will be sent, or why
+        it is refused (invalid, not JSON, or over the byte limit on its own); and the identifying keys.
+
+        A record of a documented route is validated by its model and serialized by the model's own
+        serializer (in pydantic-core, straight to JSON bytes: the same bytes as ``to_wire()`` through
+        ``json.dumps``, at a fraction of the cost); a record of a custom path is serialized as given."""
         from pydantic import ValidationError
 
         from airflow_provider_ahgora.models._base import record_errors
@@ -188,31 +188,35 @@ class BatchPush:
         model = self.route.model if self.route is not None else None
         id_keys = self.route.id_keys if self.route is not None else CUSTOM_ID_KEYS
         limit = self.max_batch_bytes
+        # model_validate and the model's serializer, without their Python wrappers (called per record)
+        validate = model.__pydantic_validator__.validate_python if model is not None else None
+        serialize = model.__pydantic_serializer__.to_json if model is not None else None
 
-        def check(record: Any) -> tuple[Any, bytes | None, str | None]:
-            if model is None:
-                wire = record.to_wire() if hasattr(record, "to_wire") else record
-            elif not isinstance(record, Mapping):
-                return None, None, f"must be a JSON object, got {type(record).__name__}"
-            else:
-                try:
-                    wire = model.model_validate(record).to_wire()
-                except ValidationError as exc:
-                    return None, None, _reason_of_errors(record_errors(exc, model))
+        def encode(record: Any) -> bytes | str:
+            """The record's bytes, or why it is refused."""
+            if model is None or validate is None or serialize is None:
+                return wire_json(record.to_wire() if hasattr(record, "to_wire") else record)
+            if not isinstance(record, Mapping):
+                return f"must be a JSON object, got {type(record).__name__}"
             try:
-                data = _dumps(wire)
+                valid = validate(record)
+            except ValidationError as exc:
+                return _reason_of_errors(record_errors(exc, model))
+            return serialize(valid, by_alias=True, exclude_unset=True)
+
+        def check(record: Any) -> tuple[bytes | None, str | None]:
+            try:
+                data = encode(record)
             except (TypeError, ValueError) as exc:
-                return None, None, f"cannot be serialized to JSON: {exc}"
+                return None, f"cannot be serialized to JSON: {exc}"
+            if isinstance(data, str):
+                return None, data
             if len(data) + 2 > limit:
-                return (
-                    None,
-                    None,
-                    (
-                        f"the record alone is {len(data) + 2} bytes of JSON body; PontoWeb takes at most "
-                        f"{limit} bytes per request, so it cannot be sent"
-                    ),
+                return None, (
+                    f"the record alone is {len(data) + 2} bytes of JSON body; PontoWeb takes at most "
+                    f"{limit} bytes per request, so it cannot be sent"
                 )
-            return wire, data, None
+            return data, None
 
         return check, id_keys
 
@@ -222,36 +226,35 @@ class BatchPush:
         check, _ = self.validator()
         plan = Plan()
         limit_bytes = self.max_batch_bytes
+        batch_size = self.batch_size
+        digest = plan.digest.update
+        write = spool.write if spool is not None else None
         current: _Batch | None = None
         offset = 0
         for index, record in enumerate(self.read()):
             plan.records += 1
-            _wire, data, reason = check(record)
+            data, reason = check(record)
             if data is None:
                 plan.invalid += 1
                 if report is not None:
                     report.add(record, f"not sent: {reason}", None, index=index)
                 continue
-            if (
-                current is None
-                or current.count >= self.batch_size
-                or current.bytes + len(data) + 1 > limit_bytes
-            ):
+            size = len(data)
+            if current is None or current.count >= batch_size or current.bytes + size + 1 > limit_bytes:
                 current = _Batch(len(plan.batches) + 1)
                 current.first = index
                 current.start = offset
                 plan.batches.append(current)
-                plan.digest.update(b"\x00batch\x00")
-            current.bytes += len(data) + (1 if current.count else 0)
+                digest(b"\x00batch\x00")
+            current.bytes += size + (1 if current.count else 0)
             current.count += 1
             current.last = index
-            plan.digest.update(data)
-            plan.digest.update(b"\n")
-            offset += len(data) + 1
+            line = data + b"\n"
+            digest(line)
+            offset += size + 1
             current.end = offset
-            if spool is not None:
-                spool.write(data)
-                spool.write(b"\n")
+            if write is not None:
+                write(line)
         return plan
 
     def input_id(self, plan: Plan) -> str:
@@ -647,9 +650,10 @@ class BatchPush:
                 number, first, _last = spans[position]
                 if index < first:
                     continue
-                wire, data, _reason = check(record)
+                data, _reason = check(record)
                 if data is None:
                     continue  # refused before sending: already in the report
+                wire = json.loads(data)
                 if number in whole:
                     reason, unknown = whole[number]
                     report.add(wire, reason, number, index=index)

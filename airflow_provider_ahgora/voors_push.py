@@ -393,7 +393,7 @@ class Pushes(_Kind):
     ) -> list[Any]:
         if res.array:
             try:
-                hook.upsert(res, payloads)
+                hook.upsert(res, payloads, validated=True)
                 return [None] * len(payloads)
             except AhgoraBadRequestError as exc:
                 if len(payloads) == 1:
@@ -401,14 +401,14 @@ class Pushes(_Kind):
             except Exception as exc:
                 return [exc] * len(payloads)
             # the array was refused: send its records one by one, so one bad record sinks only itself
-            return _one_by_one(payloads, stop, lambda payload: hook.upsert(res, [payload]))
+            return _one_by_one(payloads, stop, lambda payload: hook.upsert(res, [payload], validated=True))
         body = payloads[0]
         voors_id = None
         if res.identifier == "id" and "id" in body:
             body = dict(body)
             voors_id = body.pop("id")
         try:
-            answer = hook.upsert(res, body, id=voors_id)
+            answer = hook.upsert(res, body, id=voors_id, validated=True)  # validated in pass 1
         except Exception as exc:
             return [exc]
         if voors_id is None and res.creates:

@@ -35,6 +35,7 @@ from airflow_provider_ahgora.hooks._base import (
     mask,
     quote_segment,
     resolve_timeout,
+    wire_json,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ MAX_PAGE_SIZE = 1000
 
 def serialize_records(records: Sequence[Any]) -> bytes:
     """The exact JSON body bytes of a push (compact, UTF-8): what the size limit is measured on."""
-    return json.dumps(list(records), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return wire_json(list(records))
 
 
 class PontoWebHook(AhgoraRestHook):
@@ -472,7 +473,7 @@ def _raw_results_page(answer: Mapping[str, Any]) -> RawResultsPage:
         if not record.startswith(b"{"):  # a raw value has no leading whitespace
             raise ValueError(f"'data[{index}]' must be a record (an object), got {_kind(json.loads(record))}")
         if _BREAKS[0] in record or _BREAKS[1] in record:  # JSON text spread over lines: one line each
-            record = json.dumps(json.loads(record), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            record = wire_json(json.loads(record))
         records.append(record)
     return RawResultsPage(_lenient_int(answer.get("total")), records)
 

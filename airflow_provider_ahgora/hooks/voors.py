@@ -176,8 +176,9 @@ class VoorsHook(AhgoraRestHook):
             )
 
     @staticmethod
-    def _validated(res: VoorsResource, record: Any) -> Any:
-        """The wire form of one record (or a list, for array resources), validated by its model."""
+    def _validated(res: VoorsResource, record: Any, validated: bool = False) -> Any:
+        """The wire form of one record (or a list, for array resources), validated by its model
+        (``validated``: ``record`` is that wire form already)."""
         from airflow_provider_ahgora.models._base import validate_many
 
         many = isinstance(record, Sequence) and not isinstance(record, (str, bytes))
@@ -187,6 +188,8 @@ class VoorsHook(AhgoraRestHook):
                 "(VoorsPushOperator does this concurrently)."
             )
         records = list(record) if many else [record]
+        if validated:
+            return records if many else record
         if res.model is None:
             wire = [r.to_wire() if hasattr(r, "to_wire") else r for r in records]
         else:
@@ -207,7 +210,12 @@ class VoorsHook(AhgoraRestHook):
     # -- resource operations --------------------------------------------------------------------
 
     def upsert(
-        self, resource: str | VoorsResource, record: Any, id: int | str | None = None
+        self,
+        resource: str | VoorsResource,
+        record: Any,
+        id: int | str | None = None,
+        *,
+        validated: bool = False,
     ) -> VoorsResponse:
         """Create or edit one record (or an array, for array resources).
 
@@ -216,9 +224,13 @@ class VoorsHook(AhgoraRestHook):
         and edited with ``PUT /{id}`` when ``id`` is given. The record is validated by its model
         first; an invalid record raises
         :class:`~airflow_provider_ahgora.exceptions.AhgoraValidationError` and nothing is sent.
+
+        ``validated=True``: ``record`` is already the wire form of a record its model validated (what
+        :class:`~airflow_provider_ahgora.operators.push.VoorsPushOperator` sends: its first pass
+        validates every record before the first request); it is sent as it is.
         """
         res = self.resource(resource)
-        body = self._envelope(res.envelope, self._validated(res, record))
+        body = self._envelope(res.envelope, self._validated(res, record, validated))
         if id is not None:
             self._require(res, "update")
             return self._call("PUT", f"{res.path}/{quote_segment(id)}", json_body=body)

@@ -312,18 +312,19 @@ def validate_many(
     keys = tuple(id_keys)
     valid: list[tuple[int, M]] = []
     invalid: list[tuple[int, Any, list[RecordError]]] = []
+    validate = model.__pydantic_validator__.validate_python  # model_validate, without its wrapper
     for i, rec in enumerate(records):
         if isinstance(rec, model):
             valid.append((i, rec))
             continue
-        label = record_label(rec, keys)
         if not isinstance(rec, Mapping):
+            label = record_label(rec, keys)
             invalid.append(
                 (i, rec, [RecordError(i, label, "", f"must be a JSON object, got {type(rec).__name__}")])
             )
             continue
         try:
-            valid.append((i, model.model_validate(rec)))
-        except ValidationError as exc:
-            invalid.append((i, rec, record_errors(exc, model, i, label)))
+            valid.append((i, validate(rec)))
+        except ValidationError as exc:  # the label only for the messages of an invalid record
+            invalid.append((i, rec, record_errors(exc, model, i, record_label(rec, keys))))
     return valid, invalid

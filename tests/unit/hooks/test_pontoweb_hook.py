@@ -128,13 +128,13 @@ class TestWire:
     @responses.activate
     def test_headers_auth_timeout(self, pontoweb_hook, monkeypatch):
         seen = {}
-        original = requests.Session.request
+        original = requests.Session.send
 
-        def spy(self, method, url, **kwargs):
+        def spy(self, request, **kwargs):
             seen["timeout"] = kwargs.get("timeout")
-            return original(self, method, url, **kwargs)
+            return original(self, request, **kwargs)
 
-        monkeypatch.setattr(requests.Session, "request", spy)
+        monkeypatch.setattr(requests.Session, "send", spy)
         responses.get(
             f"{STATUS_URL}/p-1",
             json=load_fixture("seeds", "pontoweb", "001_reckon-status_response_done.json"),
@@ -148,6 +148,26 @@ class TestWire:
         assert req.headers["User-Agent"] == f"airflow-provider-ahgora/{__version__}"
         assert seen["timeout"] == (7, 7)  # connect, each read; the deadline bounds the whole call
         assert PONTOWEB_PASSWORD not in req.url
+
+    @responses.activate
+    def test_redirects_are_followed_and_cookies_kept_as_requests_does(self, pontoweb_hook):
+        """The hook prepares its requests itself (not through ``Session.request``): a redirect is still
+        followed the way ``requests`` follows it, and a cookie the server sets is sent back."""
+        done = load_fixture("seeds", "pontoweb", "001_reckon-status_response_done.json")
+        responses.get(
+            f"{STATUS_URL}/p-1",
+            status=307,
+            headers={"Location": f"{STATUS_URL}/p-2", "Set-Cookie": "node=b7; Path=/"},
+        )
+        responses.get(f"{STATUS_URL}/p-2", json=done)
+        responses.get(f"{STATUS_URL}/p-3", json=done)
+        assert pontoweb_hook.get_reckon_status("p-1").status == "done"
+        assert pontoweb_hook.get_reckon_status("p-3").status == "done"
+        first, redirected, later = (c.request for c in responses.calls)
+        assert redirected.url == f"{STATUS_URL}/p-2"
+        assert redirected.headers["Authorization"] == first.headers["Authorization"]  # same host
+        assert redirected.headers["Cookie"] == later.headers["Cookie"] == "node=b7"
+        assert "Cookie" not in first.headers
 
     @responses.activate
     def test_start_reckon_body(self, pontoweb_hook):
@@ -931,13 +951,13 @@ class TestConnectionTestIsStrict:
     @responses.activate
     def test_the_probe_deadline_is_short(self, pontoweb_conn, monkeypatch):
         seen = {}
-        original = requests.Session.request
+        original = requests.Session.send
 
-        def spy(self, method, url, **kwargs):
+        def spy(self, request, **kwargs):
             seen["timeout"] = kwargs.get("timeout")
-            return original(self, method, url, **kwargs)
+            return original(self, request, **kwargs)
 
-        monkeypatch.setattr(requests.Session, "request", spy)
+        monkeypatch.setattr(requests.Session, "send", spy)
         set_conn(
             monkeypatch,
             "pontoweb_default",

@@ -97,6 +97,17 @@ class TestUpsert:
         assert len(responses.calls) == 0
 
     @responses.activate
+    def test_a_validated_record_is_sent_as_it_is(self, voors_hook):
+        """``validated=True``: the caller validated the record already (VoorsPushOperator's first pass);
+        the hook sends its wire form without validating it again (this one would be refused)."""
+        responses.post(f"{VOORS_BASE}/users", json={"status": "success", "data": {"user": {"id": 1}}})
+        record = {"cpf": "78532850190", "firstName": "Ana"}
+        voors_hook.upsert("users", record, validated=True)
+        assert _body(responses.calls[0]) == {"data": {"user": record}}
+        with pytest.raises(AhgoraConfigError, match="one record per request"):
+            voors_hook.upsert("users", [record], validated=True)
+
+    @responses.activate
     def test_unknown_field_is_sent(self, voors_hook):
         responses.post(f"{VOORS_BASE}/branches", json={"data": {"branch": {"id": 1}}})
         record = {"name": "Matriz", "cnpj": "11222333000181", "remoteId": {"id": 23}, "brandNewField": 7}

@@ -267,6 +267,29 @@ class TestWire:
         assert summary["report_path"].endswith("voors/manual__2026-02-01/push/failures.jsonl")
 
     @responses.activate
+    def test_each_record_is_validated_once(self, ctx, monkeypatch):
+        """Pass 1 validates every record; the requests send what it produced, not validated again."""
+        from airflow_provider_ahgora.models import _base
+
+        calls: list[int] = []
+        original = _base.validate_many
+
+        def counting(model, records, id_keys=()):
+            records = list(records)
+            calls.append(len(records))
+            return original(model, records, id_keys)
+
+        monkeypatch.setattr(_base, "validate_many", counting)
+        responses.add_callback(responses.POST, USERS, callback=ok_user)
+        records = [{"cpf": CPFS[i], "first_name": f"P{i}", "birth_date": "01/02/1990"} for i in range(5)]
+        assert push(records).execute(ctx)["succeeded"] == 5
+        assert sum(calls) == 5
+        sent = {body(c)["data"]["user"]["cpf"]: body(c)["data"]["user"] for c in responses.calls}
+        assert sent == {
+            CPFS[i]: {"cpf": CPFS[i], "firstName": f"P{i}", "birthDate": "01/02/1990"} for i in range(5)
+        }
+
+    @responses.activate
     def test_deactivation_and_leader_update(self, ctx):
         responses.add_callback(responses.POST, USERS, callback=ok_user)
         push([{"cpf": CPFS[1], "active": False}, {"cpf": CPFS[2], "appraisedBy": CPFS[3]}]).execute(ctx)

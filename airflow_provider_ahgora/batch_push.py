@@ -196,7 +196,7 @@ class BatchPush:
             """The record's bytes, or why it is refused."""
             if model is None or validate is None or serialize is None:
                 return wire_json(record.to_wire() if hasattr(record, "to_wire") else record)
-            if not isinstance(record, Mapping):
+            if type(record) is not dict and not isinstance(record, Mapping):
                 return f"must be a JSON object, got {type(record).__name__}"
             try:
                 valid = validate(record)
@@ -281,6 +281,7 @@ class BatchPush:
         if journal.had_entry and not (journal.confirmed or journal.unsettled()):
             self.log.info("An earlier try pushed other records (the input changed): sending every batch.")
         total_batches = len(plan.batches)
+        valid = _n(plan.valid)
         sent_records = 0
         batches: list[dict[str, Any]] = []
         stop: str | None = None
@@ -398,7 +399,7 @@ class BatchPush:
             else:
                 journal.confirm(batch.number, unique=ticket_model.unique, subunique=ticket_model.subunique)
             self.log.info(
-                "batch %d/%d, %s/%s records", batch.number, total_batches, _n(sent_records), _n(plan.valid)
+                "batch %d/%d, %s/%s records", batch.number, total_batches, _n(sent_records), valid
             )
         journal.flush(force=True)
         return {

@@ -11,8 +11,9 @@ on a plain retry. One try of the read:
    PontoWeb sent (never decoded and encoded again: a number stays a number), one JSON line each;
    with a CSV, its flat rows too. Memory holds one page, kept as bytes.
 3. **Once each.** A record served twice (someone reconsumed while this try was reading, and the
-   server started over) is written once: each record's digest is kept (16 bytes a record). The
-   count reads of each record only its employee and whether its results and punches are empty.
+   server started over) is written once: each record's 16-byte digest is kept (about 90 bytes of
+   memory a record, in a Python set: what grows with the size of the company). The count reads of
+   each record only its employee and whether its results and punches are empty.
 4. **Check the count under every reading of ``total``.** Seed 001 gives ``total`` three meanings:
    the number of employees (monthly), of days counted (``daily.totals``) or with punches
    (``daily.punches``), and, in every example and the FAQ, of records. A complete read matches one

@@ -398,9 +398,7 @@ class BatchPush:
                 self._report_lines(report, lines, batch, reason)
             else:
                 journal.confirm(batch.number, unique=ticket_model.unique, subunique=ticket_model.subunique)
-            self.log.info(
-                "batch %d/%d, %s/%s records", batch.number, total_batches, _n(sent_records), valid
-            )
+            self.log.info("batch %d/%d, %s/%s records", batch.number, total_batches, _n(sent_records), valid)
         journal.flush(force=True)
         return {
             "resource": str(self.resource),

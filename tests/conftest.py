@@ -13,6 +13,13 @@ from packaging.version import Version
 # Airflow reads its home at import: give the whole run a throwaway one before anything imports it.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="ahgora-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# One Fernet key for this process and every Airflow process a test starts (workers, the CLI): on
+# 2.11 a process that found no key wrote Variables in clear while another, which generated one in
+# its airflow.cfg, encrypted them, and a test reading a worker's Variable got the ciphertext.
+if not os.environ.get("AIRFLOW__CORE__FERNET_KEY"):
+    from cryptography.fernet import Fernet
+
+    os.environ["AIRFLOW__CORE__FERNET_KEY"] = Fernet.generate_key().decode()
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

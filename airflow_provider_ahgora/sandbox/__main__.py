@@ -1,7 +1,10 @@
 """``python -m airflow_provider_ahgora.sandbox``: run the sandbox until Ctrl-C.
 
 Prints the base URL and the ``AIRFLOW_CONN_PONTOWEB_DEFAULT`` / ``AIRFLOW_CONN_VOORS_DEFAULT``
-values (JSON form) that point Airflow at it.
+values (JSON form) that point Airflow at it. With ``--companies N`` it serves N companies, each with
+its own credentials and limits, and prints every company's two connections
+(``AIRFLOW_CONN_PONTOWEB_<COMPANY>``, ``AIRFLOW_CONN_VOORS_<COMPANY>``) and the Variable listing them
+(``AIRFLOW_VAR_AHGORA_COMPANIES``), for the many-companies DAG.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--employees", type=int, default=50, help="employees of the synthetic company (50)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic company and ids (42)")
     parser.add_argument("--company", default="a000101", help="PontoWeb company code (a000101)")
+    parser.add_argument(
+        "--companies",
+        type=int,
+        default=1,
+        help="companies to serve (1): the others are a000102, a000103..., each with its own login, "
+        "password, token, employees and limits",
+    )
     parser.add_argument(
         "--speed",
         type=_positive_float,
@@ -115,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             forbidden=args.forbidden,
             strict_references=not args.no_strict_references,
             quirks=quirks,
+            companies=args.companies,
             **options,
         )
     except ValueError as exc:
@@ -139,7 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"  PontoWeb: {sandbox.base_url}/   Voors: {sandbox.voors_url}   control: {sandbox.control_url}"
         )
-        print(f"  company {args.company}, {args.employees} employees, seed {args.seed}")
+        if args.companies == 1:
+            print(f"  company {args.company}, {args.employees} employees, seed {args.seed}")
+        else:
+            print(
+                f"  {args.companies} companies ({', '.join(list(sandbox.companies)[:3])}...), "
+                f"{args.employees} employees each, seeds {args.seed} to {args.seed + args.companies - 1}"
+            )
+            env.update(sandbox.companies_env())
         print("Point Airflow at it:")
         for name, value in env.items():
             print(f"export {name}={shlex.quote(value)}")

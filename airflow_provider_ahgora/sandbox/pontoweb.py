@@ -590,6 +590,10 @@ class PontoWebEmulator:
 
     # -- control and inspection -----------------------------------------------------------------
 
+    def has(self, key: str) -> bool:
+        """Whether a reckon with this process or unique exists."""
+        return key in self.reckons or key in self._by_unique
+
     def find(self, key: str) -> Reckon:
         """A reckon by process or unique; ``KeyError`` if none."""
         reckon = self.reckons.get(key) or self._by_unique.get(key)

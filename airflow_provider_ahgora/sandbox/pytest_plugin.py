@@ -7,8 +7,10 @@ Enable it in a ``conftest.py``::
 
 or import the fixtures you need (``from airflow_provider_ahgora.sandbox.pytest_plugin import
 sandbox``). ``sandbox`` is function-scoped and sets ``AIRFLOW_CONN_PONTOWEB_DEFAULT`` and
-``AIRFLOW_CONN_VOORS_DEFAULT`` for the test. Its options come from the ``sandbox_options``
-fixture (override it to change them) and from ``@pytest.mark.sandbox(employees=..., ...)``.
+``AIRFLOW_CONN_VOORS_DEFAULT`` for the test; with several companies (``companies=3``), every
+company's connections and ``AIRFLOW_VAR_AHGORA_COMPANIES`` too (:meth:`Sandbox.companies_env`).
+Its options come from the ``sandbox_options`` fixture (override it to change them) and from
+``@pytest.mark.sandbox(employees=..., companies=..., ...)``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ def sandbox(
         options.update(marker.kwargs)
     sb = Sandbox(**options)
     sb.start()
-    for name, value in sb.airflow_env().items():
+    env = sb.airflow_env()
+    if len(sb.companies) > 1:
+        env.update(sb.companies_env())
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
     try:
         yield sb

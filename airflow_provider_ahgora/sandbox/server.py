@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import html
 import ipaddress
 import itertools
@@ -23,8 +24,8 @@ import socket
 import struct
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
@@ -55,7 +56,15 @@ from airflow_provider_ahgora.sandbox.pontoweb import (
 )
 from airflow_provider_ahgora.sandbox.voors import VoorsEmulator, voors_error
 
-__all__ = ["DEFAULT_LOGIN", "DEFAULT_PASSWORD", "DEFAULT_TOKEN", "VOORS_PREFIX", "Sandbox", "run_sandbox"]
+__all__ = [
+    "DEFAULT_LOGIN",
+    "DEFAULT_PASSWORD",
+    "DEFAULT_TOKEN",
+    "VOORS_PREFIX",
+    "Sandbox",
+    "SandboxCompany",
+    "run_sandbox",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,14 @@ _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "token"})
 _NO_BODY = object()
+#: PontoWeb's routes as :attr:`SandboxCompany.calls` counts them (pushes: ``POST /<resource>``).
+_ROUTE_NAMES = {
+    "start": "POST /reckons/process/start",
+    "status": "GET /reckons/process/status/{process}",
+    "results": "GET /reckons/{unique}",
+    "reconsume": "GET /reckons/reconsume/{unique}",
+    "monitor": "GET /process",
+}
 
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -318,6 +335,126 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # ==================================================================================================
+# The companies a sandbox serves
+# ==================================================================================================
+
+#: What a company of ``Sandbox(companies=[...])`` may set; the rest comes from the sandbox's options.
+COMPANY_FIELDS = (
+    "company",
+    "employees",
+    "seed",
+    "login",
+    "password",
+    "token",
+    "daily_limit",
+    "max_running",
+    "speed",
+    "push_speed",
+)
+
+
+def company_code(index: int) -> str:
+    """The code of the ``index``-th company (0-based) when none is given: ``a000101``, ``a000102``..."""
+    return f"a{101 + index:06d}"
+
+
+def _secret(seed: int, code: str, what: str) -> str:
+    """A deterministic secret of one company (distinct per company, seed and kind)."""
+    return hashlib.sha256(f"{seed}:{code}:{what}".encode()).hexdigest()[:12]
+
+
+class SandboxCompany:
+    """One company the sandbox serves: its PontoWeb service user and Voors token, its synthetic
+    employees, and its own PontoWeb and Voors state, limits included (at most ``max_running``
+    processes at once, ``daily_limit`` full-base reckons per feature per day).
+
+    Requests reach a company by their credentials, as on the real APIs: a PontoWeb login or a Voors
+    token belongs to exactly one company. :attr:`calls` counts the requests it answered, by route.
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        company: str,
+        login: str,
+        password: str,
+        token: str,
+        data: Any,
+        pontoweb: PontoWebEmulator,
+        voors: VoorsEmulator,
+    ) -> None:
+        self._sandbox = sandbox
+        self.company = company
+        self.login, self.password, self.token = login, password, token
+        self.data = data
+        self.pontoweb = pontoweb
+        self.voors = voors
+        #: requests answered for this company (after authentication), by route: ``"POST
+        #: /reckons/process/start"``, ``"GET /reckons/{unique}"``, ``"POST /voors/timeCards"``...
+        self.calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<SandboxCompany {self.company} login={self.login!r}>"
+
+    def count(self, route: str) -> None:
+        with self._calls_lock:
+            self.calls[route] += 1
+
+    @property
+    def pontoweb_conn(self) -> dict[str, Any]:
+        """The fields of this company's Airflow connection of type ``pontoweb``."""
+        return {
+            "conn_type": "pontoweb",
+            "host": self._sandbox.base_url,
+            "login": self.login,
+            "password": self.password,
+        }
+
+    @property
+    def voors_conn(self) -> dict[str, Any]:
+        """The fields of this company's Airflow connection of type ``voors``."""
+        return {"conn_type": "voors", "host": self._sandbox.voors_url, "password": self.token}
+
+    def airflow_env(self) -> dict[str, str]:
+        """``AIRFLOW_CONN_PONTOWEB_<COMPANY>`` and ``AIRFLOW_CONN_VOORS_<COMPANY>``: the company's two
+        connections under the names the many-companies DAGs look for
+        (:mod:`airflow_provider_ahgora.companies`)."""
+        from airflow_provider_ahgora.companies import pontoweb_conn_id, voors_conn_id
+
+        return {
+            f"AIRFLOW_CONN_{pontoweb_conn_id(self.company).upper()}": json.dumps(self.pontoweb_conn),
+            f"AIRFLOW_CONN_{voors_conn_id(self.company).upper()}": json.dumps(self.voors_conn),
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """Code, size, limits, connections and calls (credentials included: loopback only)."""
+        from airflow_provider_ahgora.companies import pontoweb_conn_id, voors_conn_id
+
+        with self._calls_lock:
+            calls = dict(sorted(self.calls.items()))
+        return {
+            "company": self.company,
+            "employees": len(self.data.employees),
+            "seed": self.data.seed,
+            "daily_limit": self.pontoweb.daily_limit,
+            "max_running": self.pontoweb.max_running,
+            "pontoweb_conn_id": pontoweb_conn_id(self.company),
+            "voors_conn_id": voors_conn_id(self.company),
+            "pontoweb_conn": self.pontoweb_conn,
+            "voors_conn": self.voors_conn,
+            "calls": calls,
+        }
+
+    def reset(self) -> None:
+        self.pontoweb.reset()
+        self.voors.reset()
+        with self._calls_lock:
+            self.calls.clear()
+
+
+# ==================================================================================================
 # The sandbox
 # ==================================================================================================
 
@@ -346,6 +483,14 @@ class Sandbox:
         (:class:`~airflow_provider_ahgora.sandbox._common.Quirks` or a dict of its fields: what
         ``total`` counts, a page size cap, the case of statuses, PHP's ``[]`` for an empty object);
         change them live with :meth:`set_quirks`.
+    :param companies: how many companies to serve (default 1), or a list of them (each a company
+        code or a dict of :data:`COMPANY_FIELDS`). The first is the company of the other options
+        (``company``, ``login``, ``password``, ``token``, ``seed``, ``data``...); the others are
+        derived deterministically: codes ``a000102``, ``a000103``..., seed ``seed + i``, login
+        ``sandbox-<code>``, a password and a token of their own, the same size and limits unless a
+        dict says otherwise. Each has its own credentials, employees, reckons, pushes, Voors
+        records and limits (see :class:`SandboxCompany`); :attr:`companies` lists them. The
+        attributes and methods without a ``company`` argument are the first company's.
     """
 
     def __init__(
@@ -370,46 +515,44 @@ class Sandbox:
         allow_remote: bool = False,
         data: Any = None,
         quirks: Quirks | dict[str, Any] | None = None,
+        companies: int | Sequence[str | Mapping[str, Any]] = 1,
     ) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ValueError(
                 f"The sandbox listens on loopback only (its control API has no auth); got host {host!r}. "
                 "Pass allow_remote=True to listen elsewhere (/_sandbox stays loopback-only)."
             )
-        if data is None:
-            from airflow_provider_ahgora.sandbox.data import SyntheticCompany
-
-            data = SyntheticCompany(employees=employees, seed=seed, company=company)
-        self.data = data
-        self.company = company
         self.seed = seed
         self.host = host
         self.requested_port = port
         self.clock = SandboxClock(clock)
         self.quirks = Quirks.from_spec(quirks)
-        self.pontoweb = PontoWebEmulator(
-            data,
-            self.clock,
-            company=company,
-            seed=seed,
-            speed=speed,
-            push_speed=push_speed,
-            daily_limit=daily_limit,
-            max_running=max_running,
-            quirks=self.quirks,
-        )
-        digits = re.sub(r"\D", "", company)
-        self.voors = VoorsEmulator(
-            data,
-            self.clock,
-            company_id=int(digits) if digits else 1,
-            strict_references=strict_references,
-            quirks=self.quirks,
-        )
+        self.strict_references = strict_references
+        first = {
+            "company": company,
+            "employees": employees,
+            "seed": seed,
+            "login": login,
+            "password": password,
+            "token": token,
+            "daily_limit": daily_limit,
+            "max_running": max_running,
+            "speed": speed,
+            "push_speed": push_speed,
+        }
+        #: the companies served, by code, in their order (the first is the default company)
+        self.companies: dict[str, SandboxCompany] = {}
+        self._users: dict[str, str] = {}
+        self._login_company: dict[str, SandboxCompany] = {}
+        self._tokens: dict[str, SandboxCompany] = {}
+        for index, spec in enumerate(_company_specs(companies)):
+            self._add_company(index, first, spec, data if index == 0 else None)
+        default = next(iter(self.companies.values()))
+        # the first company's, for the API of one company (the default)
+        self.data, self.company = default.data, default.company
+        self.pontoweb, self.voors = default.pontoweb, default.voors
+        self.login, self.password, self.token = default.login, default.password, default.token
         self.faults = FaultSet(seed)
-        self._users: dict[str, str] = {login: password}
-        self._tokens: set[str] = {token}
-        self.login, self.password, self.token = login, password, token
         self._forbidden: set[str] = set(forbidden)
         self._auth_cache: dict[str, str] = {}
         self._record_limit = record_limit
@@ -418,6 +561,90 @@ class Sandbox:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def _add_company(
+        self, index: int, first: dict[str, Any], spec: Mapping[str, Any], data: Any
+    ) -> SandboxCompany:
+        """The ``index``-th company: ``spec`` over the first company's options (index 0) or over
+        options derived from them (distinct code, seed, login, password and token)."""
+        if index == 0:
+            options = {**first, **spec}
+        else:
+            code = str(spec.get("company") or company_code(index))
+            options = {
+                **first,
+                "company": code,
+                "seed": int(first["seed"]) + index,
+                "login": f"sandbox-{code}",
+                "password": f"sandbox-password-{_secret(int(first['seed']), code, 'password')}",
+                "token": f"sandbox-token-{_secret(int(first['seed']), code, 'token')}",
+                **spec,
+            }
+        code = options["company"]
+        if code in self.companies:
+            raise ValueError(f"company {code!r} is listed twice")
+        if options["login"] in self._users:
+            raise ValueError(f"login {options['login']!r} belongs to two companies: each needs its own")
+        if options["token"] in self._tokens:
+            raise ValueError(f"a Voors token belongs to two companies ({code!r}): each needs its own")
+        if data is None:
+            from airflow_provider_ahgora.sandbox.data import SyntheticCompany
+
+            data = SyntheticCompany(employees=options["employees"], seed=options["seed"], company=code)
+        pontoweb = PontoWebEmulator(
+            data,
+            self.clock,
+            company=code,
+            seed=options["seed"],
+            speed=options["speed"],
+            push_speed=options["push_speed"],
+            daily_limit=options["daily_limit"],
+            max_running=options["max_running"],
+            quirks=self.quirks,
+        )
+        digits = re.sub(r"\D", "", code)
+        voors = VoorsEmulator(
+            data,
+            self.clock,
+            company_id=int(digits) if digits else 1,
+            strict_references=self.strict_references,
+            quirks=self.quirks,
+        )
+        member = SandboxCompany(
+            self,
+            company=code,
+            login=options["login"],
+            password=options["password"],
+            token=options["token"],
+            data=data,
+            pontoweb=pontoweb,
+            voors=voors,
+        )
+        self.companies[code] = member
+        self._users[member.login] = member.password
+        self._login_company[member.login] = member
+        self._tokens[member.token] = member
+        return member
+
+    def company_of(self, company: str | None = None) -> SandboxCompany:
+        """A company by its code (None: the first, default company)."""
+        if company is None:
+            return next(iter(self.companies.values()))
+        try:
+            return self.companies[company]
+        except KeyError:
+            raise KeyError(
+                f"the sandbox serves no company {company!r} (it serves {', '.join(self.companies)})"
+            ) from None
+
+    def _holding(self, process_or_unique: str, company: str | None) -> SandboxCompany:
+        """The company whose reckon this is (searched in every company unless ``company`` names it)."""
+        if company is not None:
+            return self.company_of(company)
+        for member in self.companies.values():
+            if member.pontoweb.has(process_or_unique):
+                return member
+        return self.company_of(None)  # its lookup raises the usual KeyError
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -530,6 +757,18 @@ class Sandbox:
             f"AIRFLOW_CONN_{voors_conn_id.upper()}": self.voors_conn_uri,
         }
 
+    def companies_env(self) -> dict[str, str]:
+        """Every company's two connections (``AIRFLOW_CONN_PONTOWEB_<COMPANY>``,
+        ``AIRFLOW_CONN_VOORS_<COMPANY>``, see :mod:`airflow_provider_ahgora.companies`) and the
+        Variable listing them (``AIRFLOW_VAR_AHGORA_COMPANIES``)."""
+        from airflow_provider_ahgora.companies import COMPANIES_VARIABLE
+
+        env: dict[str, str] = {}
+        for member in self.companies.values():
+            env.update(member.airflow_env())
+        env[f"AIRFLOW_VAR_{COMPANIES_VARIABLE.upper()}"] = json.dumps(list(self.companies))
+        return env
+
     # -- control ----------------------------------------------------------------------------------
 
     def set_quirks(self, **quirks: Any) -> dict[str, Any]:
@@ -572,16 +811,21 @@ class Sandbox:
     def forbidden(self) -> list[str]:
         return sorted(self._forbidden)
 
-    def add_user(self, login: str, password: str, *, forbidden: bool = False) -> None:
-        """Another PontoWeb service user (e.g. one without permission, with ``forbidden=True``)."""
+    def add_user(
+        self, login: str, password: str, *, forbidden: bool = False, company: str | None = None
+    ) -> None:
+        """Another PontoWeb service user of ``company`` (default: the first) (e.g. one without
+        permission, with ``forbidden=True``)."""
         self._users[login] = password
+        self._login_company[login] = self.company_of(company)
         self._auth_cache.clear()
         if forbidden:
             self.forbid(login)
 
-    def add_token(self, token: str, *, forbidden: bool = False) -> None:
-        """Another Voors token (e.g. one without permission, with ``forbidden=True``)."""
-        self._tokens.add(token)
+    def add_token(self, token: str, *, forbidden: bool = False, company: str | None = None) -> None:
+        """Another Voors token of ``company`` (default: the first) (e.g. one without permission,
+        with ``forbidden=True``)."""
+        self._tokens[token] = self.company_of(company)
         if forbidden:
             self.forbid(token)
 
@@ -593,16 +837,18 @@ class Sandbox:
         """Move the sandbox's clock forward by ``seconds``; returns the new time."""
         return self.clock.advance(seconds)
 
-    def finish_reckon(self, process_or_unique: str) -> dict[str, Any]:
-        """Make a reckon done now; returns its state."""
-        return self.pontoweb.finish(process_or_unique)
+    def finish_reckon(self, process_or_unique: str, company: str | None = None) -> dict[str, Any]:
+        """Make a reckon done now (of any company unless ``company`` names it); returns its state."""
+        return self._holding(process_or_unique, company).pontoweb.finish(process_or_unique)
 
-    def fail_reckon(self, process_or_unique: str, message: str | None = None) -> dict[str, Any]:
+    def fail_reckon(
+        self, process_or_unique: str, message: str | None = None, company: str | None = None
+    ) -> dict[str, Any]:
         """Make a reckon end in ``error`` now; returns its state."""
-        return self.pontoweb.fail(process_or_unique, message)
+        return self._holding(process_or_unique, company).pontoweb.fail(process_or_unique, message)
 
     def reject_records(
-        self, resource: str, *identifiers: str, message: str = DEFAULT_REJECTION
+        self, resource: str, *identifiers: str, message: str = DEFAULT_REJECTION, company: str | None = None
     ) -> dict[str, dict[str, str]]:
         """Business rejections: records of the push ``resource`` whose identifier (``matricula``,
         ``codigo``, ... as the monitor names them) is one of ``identifiers`` fail in the process
@@ -610,22 +856,25 @@ class Sandbox:
         rule. ::
 
             sandbox.reject_records("people", "000123", message="PIS inválido")
+
+        ``company``: whose pushes (default: the first company's).
         """
-        return self.pontoweb.reject(resource, identifiers, message)
+        return self.company_of(company).pontoweb.reject(resource, identifiers, message)
 
-    def clear_rejections(self) -> None:
-        """Forget every rejection rule."""
-        self.pontoweb.clear_rejections()
+    def clear_rejections(self, company: str | None = None) -> None:
+        """Forget every rejection rule (of ``company``; default: the first)."""
+        self.company_of(company).pontoweb.clear_rejections()
 
-    def rejections(self) -> dict[str, dict[str, str]]:
-        """The rejection rules: resource -> identifier -> message."""
-        return self.pontoweb.describe_rejections()
+    def rejections(self, company: str | None = None) -> dict[str, dict[str, str]]:
+        """The rejection rules (of ``company``; default: the first): resource -> identifier ->
+        message."""
+        return self.company_of(company).pontoweb.describe_rejections()
 
     def reset(self) -> None:
-        """Forget every process, push, rejection rule, Voors record, fault and recorded request;
-        clock offset to 0."""
-        self.pontoweb.reset()
-        self.voors.reset()
+        """Forget every process, push, rejection rule, Voors record, call count (of every company),
+        fault and recorded request; clock offset to 0."""
+        for member in self.companies.values():
+            member.reset()
         self.faults.clear()
         self.clock.reset()
         self._requests.clear()
@@ -655,25 +904,31 @@ class Sandbox:
     def clear_requests(self) -> None:
         self._requests.clear()
 
-    def reckon(self, process_or_unique: str) -> dict[str, Any]:
-        """State of one reckon: status, progress, total, consumed, reconsumes, ..."""
-        return self.pontoweb.describe_reckon(process_or_unique)
+    def reckon(self, process_or_unique: str, company: str | None = None) -> dict[str, Any]:
+        """State of one reckon (of any company unless ``company`` names it): status, progress,
+        total, consumed, reconsumes, ..."""
+        return self._holding(process_or_unique, company).pontoweb.describe_reckon(process_or_unique)
 
-    def reckons(self) -> list[dict[str, Any]]:
-        return list(self.pontoweb.snapshot()["reckons"])
+    def reckons(self, company: str | None = None) -> list[dict[str, Any]]:
+        """Every reckon of ``company`` (default: the first company)."""
+        return list(self.company_of(company).pontoweb.snapshot()["reckons"])
 
-    def pushes(self) -> list[dict[str, Any]]:
-        """Every push: resource, unique, subunique, records, errors, progress."""
-        return list(self.pontoweb.snapshot()["pushes"])
+    def pushes(self, company: str | None = None) -> list[dict[str, Any]]:
+        """Every push of ``company`` (default: the first): resource, unique, subunique, records,
+        errors, progress."""
+        return list(self.company_of(company).pontoweb.snapshot()["pushes"])
 
-    def voors_records(self, resource: str) -> list[dict[str, Any]]:
-        """The Voors records stored for a resource (registry key, e.g. ``"users"``)."""
-        if resource not in self.voors.store:
+    def voors_records(self, resource: str, company: str | None = None) -> list[dict[str, Any]]:
+        """The Voors records of ``company`` (default: the first) stored for a resource (registry
+        key, e.g. ``"users"``)."""
+        voors = self.company_of(company).voors
+        if resource not in voors.store:
             raise KeyError(f"unknown Voors resource {resource!r}")
-        return self.voors.records(resource)
+        return voors.records(resource)
 
     def state(self) -> dict[str, Any]:
-        """Everything at once: PontoWeb reckons and pushes, Voors counts, clock, faults."""
+        """Everything at once: PontoWeb reckons and pushes and Voors counts (of the first company),
+        clock, faults, and the calls each company answered."""
         return {
             "now": iso_ms(self.clock()),
             "clock_offset": self.clock.offset,
@@ -683,6 +938,7 @@ class Sandbox:
             "quirks": self.quirks.describe(),
             "forbidden": self.forbidden,
             "requests": len(self._requests),
+            "companies": {code: dict(member.calls) for code, member in self.companies.items()},
         }
 
     # ==============================================================================================
@@ -910,7 +1166,6 @@ class Sandbox:
     def _pontoweb(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes, parsed: Any
     ) -> _Answer:
-        pw = self.pontoweb
         version = headers.get("accept-version", "").strip().lower()
         route: str | None = None
         arg = ""
@@ -940,6 +1195,9 @@ class Sandbox:
             raise ApiError(401, {"error": {"code": 401, "message": "Unauthorized"}})
         if user in self._forbidden:
             raise ApiError(403, {"error": {"message": "Forbidden", "code": 403}})
+        member = self._login_company[user]
+        member.count(_ROUTE_NAMES[route] if route != "push" else f"POST {path}")
+        pw = member.pontoweb
         if route == "status":
             return _json_answer(200, pw.status(arg, version))
         if route == "results":
@@ -966,13 +1224,15 @@ class Sandbox:
             token = query.get("token", "")
         if not token and isinstance(parsed, dict) and isinstance(parsed.get("token"), str):
             token = parsed["token"]
-        if token not in self._tokens:
+        member = self._tokens.get(token)
+        if member is None:
             raise voors_error(401, "Unauthorized: invalid token")
         if token in self._forbidden:
             raise voors_error(403, "Forbidden: the token lacks permission for this resource")
+        member.count(f"{method} {VOORS_PREFIX}/{path.strip('/').split('/', 1)[0]}")
         if raw and parsed is _NO_BODY:
             raise voors_error(400, "Invalid JSON in the request body")
-        status, value = self.voors.handle(method, path, query, None if parsed is _NO_BODY else parsed)
+        status, value = member.voors.handle(method, path, query, None if parsed is _NO_BODY else parsed)
         return _json_answer(status, value)
 
     # -- /_sandbox --------------------------------------------------------------------------------
@@ -991,13 +1251,14 @@ class Sandbox:
                     "voors_conn": self.voors_conn,
                     "endpoints": [
                         "GET /_sandbox/state",
+                        "GET /_sandbox/companies",
                         "GET|DELETE /_sandbox/requests?method=&path=&since=",
-                        "GET /_sandbox/reckons[/{process|unique}]",
+                        "GET /_sandbox/reckons[/{process|unique}][?company=]",
                         "POST /_sandbox/reckons/{process|unique}/finish",
                         'POST /_sandbox/reckons/{process|unique}/fail {"message"}',
-                        "GET /_sandbox/pushes",
+                        "GET /_sandbox/pushes[?company=]",
                         'GET|POST|DELETE /_sandbox/rejections {"resource", "identifiers": [...], "message"}',
-                        "GET /_sandbox/voors/{resource}",
+                        "GET /_sandbox/voors/{resource}[?company=]",
                         "GET|POST|DELETE /_sandbox/faults[/{id}]",
                         'GET|PUT /_sandbox/forbidden {"users": [...]}',
                         'GET /_sandbox/clock, POST /_sandbox/clock/advance {"seconds"}',
@@ -1007,6 +1268,9 @@ class Sandbox:
             )
         if head == "state" and method == "GET":
             return _json_answer(200, self.state())
+        if head == "companies" and len(parts) == 1 and method == "GET":
+            return _json_answer(200, [member.describe() for member in self.companies.values()])
+        company = query.get("company") or None
         if head == "requests":
             if method == "DELETE":
                 self.clear_requests()
@@ -1015,17 +1279,17 @@ class Sandbox:
             return _json_answer(200, self.requests(query.get("method"), query.get("path"), since))
         if head == "reckons":
             if len(parts) == 1 and method == "GET":
-                return _json_answer(200, self.reckons())
+                return _json_answer(200, self._known(lambda _: self.reckons(company), ""))
             key = parts[1] if len(parts) > 1 else ""
             if len(parts) == 2 and method == "GET":
-                return _json_answer(200, self._known(self.reckon, key))
+                return _json_answer(200, self._known(lambda k: self.reckon(k, company), key))
             if len(parts) == 3 and method == "POST" and parts[2] == "finish":
-                return _json_answer(200, self._known(self.finish_reckon, key))
+                return _json_answer(200, self._known(lambda k: self.finish_reckon(k, company), key))
             if len(parts) == 3 and method == "POST" and parts[2] == "fail":
                 message = body.get("message") if isinstance(body, dict) else None
-                return _json_answer(200, self._known(lambda k: self.fail_reckon(k, message), key))
+                return _json_answer(200, self._known(lambda k: self.fail_reckon(k, message, company), key))
         if head == "pushes" and method == "GET":
-            return _json_answer(200, self.pushes())
+            return _json_answer(200, self._known(lambda _: self.pushes(company), ""))
         if head == "rejections" and len(parts) == 1:
             if method == "POST":
                 if not isinstance(body, dict):
@@ -1045,7 +1309,7 @@ class Sandbox:
         if head == "voors" and len(parts) == 2 and method == "GET":
             if parts[1] not in self.voors.store:
                 return _json_answer(404, {"error": f"unknown Voors resource {parts[1]!r}"})
-            return _json_answer(200, self.voors_records(parts[1]))
+            return _json_answer(200, self._known(lambda r: self.voors_records(r, company), parts[1]))
         if head == "quirks" and len(parts) == 1:
             if method == "GET":
                 return _json_answer(200, self.quirks.describe())
@@ -1106,6 +1370,29 @@ def _html_page(status: int, content: str) -> bytes:
 def _seconds(value: float | None) -> str:
     number = float(value or 0)
     return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+def _company_specs(companies: int | Sequence[str | Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``Sandbox(companies=...)`` as one dict of :data:`COMPANY_FIELDS` per company (empty: all
+    derived)."""
+    if isinstance(companies, bool):
+        raise ValueError(f"companies must be a number or a list of companies, got {companies!r}")
+    if isinstance(companies, int):
+        if companies < 1:
+            raise ValueError(f"companies must be at least 1, got {companies}")
+        return [{} for _ in range(companies)]
+    specs: list[dict[str, Any]] = []
+    for item in companies:
+        spec = {"company": item} if isinstance(item, str) else dict(item)
+        unknown = sorted(set(spec) - set(COMPANY_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"unknown company field(s) {', '.join(unknown)}; known: {', '.join(COMPANY_FIELDS)}"
+            )
+        specs.append(spec)
+    if not specs:
+        raise ValueError("companies must name at least one company")
+    return specs
 
 
 @contextlib.contextmanager

@@ -86,6 +86,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from airflow_provider_ahgora.companies import check_company
 from airflow_provider_ahgora.transforms._records import (
     OnError,
     bad_value,
@@ -145,7 +146,6 @@ PeriodArg = tuple[date | str, date | str] | None
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _COMPETENCE = re.compile(r"(0[1-9]|1[0-2])/([0-9]{4})")
 _LABEL = re.compile(r"(entrada|sa[ií]da|entry|exit)[-_ ]?([0-9]{1,3})", re.IGNORECASE)
-_COMPANY = re.compile(r"[A-Za-z0-9_.]+")
 _MAX_DAYS_AWAY = 1
 _MAX_NAMED_DAYS = 5
 _TYPE_RANK = {"O": 0, "I": 1, "BI": 2}
@@ -160,11 +160,7 @@ def default_remote_id(employee: str, competence: str, *, company: str) -> str:
     each other's cards. ``company`` is PontoWeb's company code (in every reckon answer); it may hold
     letters, digits, ``_`` and ``.`` but no ``-``, so that no two (company, employee) pairs give one id.
     """
-    if not isinstance(company, str) or not _COMPANY.fullmatch(company):
-        raise ValueError(
-            f"company must be PontoWeb's company code (letters, digits, '_' or '.', e.g. 'a133595'), "
-            f"got {company!r}"
-        )
+    check_company(company)
     month, year = _check_competence(competence)
     return f"{company}-{employee}-{year:04d}{month:02d}"
 

@@ -43,10 +43,6 @@ from airflow_provider_ahgora.operators.push import VoorsPushOperator
 from airflow_provider_ahgora.operators.reckon import PontoWebReckonOperator, PontoWebReckonResultsOperator
 from airflow_provider_ahgora.runs import month_to_close, run_folder
 
-# a file is written whole to a hidden temporary object, then committed onto its name: readers (and
-# the next task, on another worker) never see half a file, on a local disk or an object store
-from airflow_provider_ahgora.storage import commit, partial_path
-
 try:  # Airflow 3
     from airflow.sdk import CronTriggerTimetable
 except ImportError:  # Airflow 2.11
@@ -132,113 +128,37 @@ with DAG(
     # [START howto_transforms]
     @task
     def payroll(results: dict[str, Any], folder: str) -> dict[str, Any]:
-        """results.jsonl -> payroll.csv (monthly records: one row per accounting event).
+        """results.jsonl -> payroll.csv (monthly records: one row per accounting event), in the CSV
+        dialect named by the Variable ``ahgora_csv_dialect`` (``excel-br`` by default, ``rfc4180``
+        for a program). A refused record is named in payroll.failures.jsonl, never dropped."""
+        from airflow_provider_ahgora.closing import write_payroll
 
-        Written by the transforms' one CSV writer, in the dialect named by the Variable
-        ``ahgora_csv_dialect``: ``excel-br`` by default (``;``, a UTF-8 BOM and decimal commas, what
-        Excel in Brazil opens right), ``rfc4180`` for a program (``,``, no BOM). Formula-like cells
-        are neutralised. A refused record (a duplicate that differs, an employee with days but no
-        monthly record, a bad value) is named in payroll.failures.jsonl, never dropped silently.
-        """
-        import json
-
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-        from airflow_provider_ahgora.transforms import (
-            PAYROLL_COLUMNS,
-            PAYROLL_NUMBER_COLUMNS,
-            CsvDialect,
-            CsvWriter,
-            TransformError,
-            payroll_rows,
-        )
-
-        dialect = CsvDialect.named(Variable.get("ahgora_csv_dialect", "excel-br"))
-        target = ObjectStoragePath(f"{folder}/payroll.csv")
-        report = ObjectStoragePath(f"{folder}/payroll.failures.jsonl")
-        partial = partial_path(target)
-        errors: list[TransformError] = []
-        with (
-            ObjectStoragePath(results["path"]).open("r", encoding="utf-8") as source,
-            partial.open("w", encoding=dialect.encoding, newline="") as out,
-        ):
-            writer = CsvWriter(out, PAYROLL_COLUMNS, dialect=dialect, number_columns=PAYROLL_NUMBER_COLUMNS)
-            writer.writeheader()
-            lines = iter(source.readline, "")  # streamed: one record in memory at a time
-            writer.writerows(payroll_rows(lines, on_error="skip", errors=errors))
-        with report.open("w", encoding="utf-8") as out:  # always written: empty when nothing failed
-            for error in errors:  # each names the employee, the day (when a day's) and the reason
-                out.write(json.dumps({**error.as_dict(), "reason": str(error)}, ensure_ascii=False) + "\n")
-        commit(partial, target)
-        return {"path": str(target), "rows": writer.rows, "failed": len(errors), "report_path": str(report)}
+        return write_payroll(results["path"], folder, dialect=Variable.get("ahgora_csv_dialect", "excel-br"))
 
     @task
     def timecards(
         results: dict[str, Any], folder: str, competence: str, employees: str, **context: Any
     ) -> dict[str, Any]:
-        """results.jsonl -> timecards.jsonl (daily records: one Voors time card per employee and month).
-
-        The card's period: the Variable ``ahgora_closing_day`` (the day of the month on which the
-        company closes its period, e.g. ``25``) when it is set, else the reckon's own span of days.
-        Card ids are ``<company>-<registration>-<YYYYMM>`` (the company from the reckon's answer), so
-        that companies sharing a Voors account never overwrite each other's cards. A refused card is
-        named in timecards.failures.jsonl with each bad day, never dropped silently.
-        """
-        import csv
-        import json
-
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-        from airflow_provider_ahgora.transforms import TransformError, reckon_span, time_cards
-
-        mapping = ObjectStoragePath(employees)
-        with mapping.open("r", encoding="utf-8", newline="") as handle:
-            if mapping.name.endswith(".json"):
-                cpf_of = {str(k): str(v) for k, v in json.loads(handle.read()).items()}
-            else:
-                reader = csv.DictReader(iter(handle.readline, ""))
-                cpf_of = {row["registration"]: row["cpf"] for row in reader}
+        """results.jsonl -> timecards.jsonl (daily records: one Voors time card per employee and
+        month), over the period that ends on the Variable ``ahgora_closing_day`` (e.g. ``25``) when
+        it is set, else the reckon's own span of days. Card ids name the company of the reckon's
+        answer. A refused card is named in timecards.failures.jsonl, never dropped."""
+        from airflow_provider_ahgora.closing import read_employees, write_timecards
 
         company = (context["ti"].xcom_pull(task_ids="reckon") or {}).get("company")
         if not company:
             raise AirflowFailException(
                 "The reckon's answer names no PontoWeb company: time card ids need it."
             )
-        source = ObjectStoragePath(results["path"])
         closing_day = Variable.get("ahgora_closing_day", "")
-        period: dict[str, Any] = {}
-        if closing_day:
-            period["closing_day"] = int(closing_day)
-        else:
-            with source.open("r", encoding="utf-8") as handle:  # a first pass, streamed: two dates kept
-                span = reckon_span(iter(handle.readline, ""))
-            if span is not None:
-                period["period"] = span
-
-        target = ObjectStoragePath(f"{folder}/timecards.jsonl")
-        report = ObjectStoragePath(f"{folder}/timecards.failures.jsonl")
-        partial = partial_path(target)
-        errors: list[TransformError] = []
-        cards = 0
-        with source.open("r", encoding="utf-8") as handle, partial.open("w", encoding="utf-8") as out:
-            lines = iter(handle.readline, "")
-            for card in time_cards(
-                lines,
-                user_lookup=cpf_of,
-                company=company,
-                competence=competence,
-                interval="month",
-                on_error="skip",
-                errors=errors,
-                **period,
-            ):
-                out.write(json.dumps(card, ensure_ascii=False) + "\n")
-                cards += 1
-        with report.open("w", encoding="utf-8") as out:
-            for error in errors:  # each names the employee, the card, the day (when a day's), the reason
-                out.write(json.dumps({**error.as_dict(), "reason": str(error)}, ensure_ascii=False) + "\n")
-        commit(partial, target)
-        return {"path": str(target), "cards": cards, "failed": len(errors), "report_path": str(report)}
+        return write_timecards(
+            results["path"],
+            folder,
+            company=company,
+            competence=competence,
+            employees=read_employees(employees),
+            closing_day=int(closing_day) if closing_day else None,
+        )
 
     fetched: Any = results.output  # {"path", "records", "csv_path"} at run time
     payroll_file = payroll(fetched, closing["folder"])
@@ -268,64 +188,26 @@ with DAG(
 
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
+        from airflow_provider_ahgora.closing import STEPS, closing_report
+
         def pulled(task_id: str, key: str = "return_value") -> Any:
             return context["ti"].xcom_pull(task_ids=task_id, key=key)
 
-        out = {t: pulled(t) for t in ("reckon", "results", "payroll", "timecards", "push_timecards")}
-        # step -> (what is counted, its key, the key of failures, the key of where it is)
-        rows = {
-            "reckon": ("employees", "progress", None, "unique"),
-            "results": ("records", "records", None, "path"),
-            "payroll": ("rows", "rows", "failed", "path"),
-            "timecards": ("cards", "cards", "failed", "path"),
-            "push_timecards": ("pushed", "succeeded", "failed", "report_path"),
-        }
-        problems: list[str] = []
-        print(f"{'step':<15}{'count':>7} {'':<10}{'failed':>6}  where")
-        for step, (unit, count_key, failed_key, where_key) in rows.items():
-            value = out[step]
-            if not value:
-                problems.append(f"{step}: no report (the task failed or did not run: see its log)")
-                print(f"{step:<15}{'-':>7} {'':<10}{'-':>6}  did not complete")
-                continue
-            count = value[count_key]["total"] if count_key == "progress" else value[count_key]
-            failed = value[failed_key] if failed_key else 0
-            print(f"{step:<15}{count:>7} {unit:<10}{failed:>6}  {value[where_key]}")
-            if failed:
-                problems.append(f"{step}: {failed} record(s) failed, named in {value['report_path']}")
-
-        results, payroll_out, cards, pushed = (out[t] or {} for t in rows if t != "reckon")
+        steps = closing_report({step: pulled(step) for step in STEPS})
+        print("\n".join(steps.pop("lines")))
         folder = pulled("plan", "folder")
         report = {
             "dag_id": context["dag"].dag_id,
             "run_id": context["run_id"],
             "month": pulled("plan", "competence"),
             "folder": folder,
-            "records_fetched": results.get("records"),
-            "payroll_rows": payroll_out.get("rows"),
-            "timecards": cards.get("cards"),
-            "timecards_pushed": pushed.get("succeeded"),
-            "failed": sum(int((out[s] or {}).get("failed") or 0) for s in rows),
-            "files": [
-                p
-                for p in (
-                    results.get("path"),
-                    results.get("csv_path"),
-                    payroll_out.get("path"),
-                    cards.get("path"),
-                )
-                if p
-            ],
-            "failure_reports": [
-                o["report_path"] for o in (payroll_out, cards, pushed) if o.get("report_path")
-            ],
-            "problems": problems,
+            **steps,
         }
         if folder:
             with ObjectStoragePath(f"{folder}/summary.json").open("w", encoding="utf-8") as handle:
                 handle.write(json.dumps(report, indent=2, ensure_ascii=False))
-        if problems:
-            raise AirflowFailException("Monthly closing incomplete: " + "; ".join(problems))
+        if report["problems"]:
+            raise AirflowFailException("Monthly closing incomplete: " + "; ".join(report["problems"]))
         return report
 
     [payroll_file, push_timecards] >> summary()

@@ -15,7 +15,9 @@ the answer only, and the URL they carry has no query string.
     │   ├── AhgoraBadRequestError    400: the API refused the body or parameters
     │   │   └── AhgoraNotFoundError  the API's own 404, or 400 "Process not found"
     │   ├── AhgoraWrongEndpointError an error page that is not the API's (a web server's 404 HTML):
-    │   │                            the base URL is wrong; never read as "absent"
+    │   │   │                        the base URL is wrong; never read as "absent"
+    │   │   └── AhgoraRedirectError  a 3xx (never followed); the server may have acted: also an
+    │   │                            AhgoraTransientError with may_have_been_processed=True
     │   ├── AhgoraExpiredError       410: the data expired (reckon results live 72 h)
     │   ├── AhgoraDailyLimitError    429 "daily limit of 3 ...": will not clear by retrying today
     │   └── AhgoraTransientError     may succeed if tried again (5xx, 429 rate limit, network)
@@ -49,6 +51,7 @@ __all__ = [
     "AhgoraPermissionError",
     "AhgoraRateLimitError",
     "AhgoraReadInterruptedError",
+    "AhgoraRedirectError",
     "AhgoraServerError",
     "AhgoraTransientError",
     "AhgoraUnknownValueError",
@@ -231,6 +234,22 @@ class AhgoraConnectionError(AhgoraTransientError):
     hint = (
         "The server could not be reached or its answer was cut or malformed: the call is retried with "
         "backoff; if it persists, check the host in the connection and the network."
+    )
+
+
+class AhgoraRedirectError(AhgoraWrongEndpointError, AhgoraTransientError):
+    """A 3xx answer. The hooks never follow a redirect: it could carry the credentials and the body
+    to another host, or to plain http. It usually means the base URL is out of date (``http`` for
+    ``https``, a host that moved, a path without its trailing part), hence an
+    :class:`AhgoraWrongEndpointError`. But the request reached the server, which may have acted on it
+    before it redirected (a POST answered "see other"): the outcome is unknown, hence also an
+    :class:`AhgoraTransientError` with ``may_have_been_processed=True``, so that a create or a paid
+    reckon is never sent again blindly. The hooks never repeat it."""
+
+    hint = (
+        "The server redirected the request, and redirects are not followed: set the connection's host "
+        "and base URL to the API's own address (the one named above, if it is the API's). The server may "
+        "have acted on the request before redirecting: check before sending it again."
     )
 
 

@@ -42,6 +42,7 @@ import ipaddress
 import itertools
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -61,6 +62,8 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
 
 from airflow_provider_ahgora import __version__
 from airflow_provider_ahgora.exceptions import (
@@ -76,6 +79,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraNotFoundError,
     AhgoraPermissionError,
     AhgoraRateLimitError,
+    AhgoraRedirectError,
     AhgoraServerError,
     AhgoraTransientError,
     AhgoraWrongEndpointError,
@@ -106,10 +110,19 @@ RetryMode = Literal["all", "safe", "none"]
 _MASKED = {"***", "********"}
 #: Seconds per call when neither the hook nor the connection says.
 DEFAULT_TIMEOUT = 60.0
+#: The longest deadline accepted for one call, in seconds (a day): more is a typo.
+MAX_TIMEOUT = 86400.0
 #: The most a connection test (the UI's *Test* button) waits: it makes one attempt, no retries.
 TEST_TIMEOUT = 10.0
 #: How much server text an error message quotes (characters, after the secrets are masked).
 QUOTE_LIMIT = 300
+#: The largest successful answer read, in bytes after decoding (the hook's ``max_answer_bytes``): a
+#: larger one is malformed, never held in memory whole. The largest legitimate answers are results
+#: pages, ~6 MiB for 1 000 records (docs/benchmarks.rst): ten times that, with room to spare.
+DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024
+#: How much of an error answer (3xx, 4xx, 5xx) is read, in bytes after decoding: the API's own JSON
+#: errors are far smaller; the rest of a larger one is not read (what is mapped is the prefix).
+ERROR_BODY_LIMIT = 1024 * 1024
 
 T = TypeVar("T")
 
@@ -135,10 +148,21 @@ def is_loopback(host: str | None) -> bool:
 
 
 def quote_segment(value: Any) -> str:
-    """One URL path segment, quoted so that an id can never change the route."""
+    """One URL path segment, quoted so that an id can never change the route.
+
+    ``/`` and every reserved character are percent-encoded. ``.`` and ``..`` are refused: they are
+    dot segments, which clients and servers remove (``/departments/..`` is ``/``), and encoding them
+    (``%2E``) does not help, since a URL normaliser decodes an unreserved character before it
+    removes dot segments (RFC 3986, 6.2.2). No id of either API is a dot: Voors ids are numbers,
+    PontoWeb's process and unique ids are hexadecimal."""
     text = str(value)
     if not text:
         raise AhgoraConfigError("An identifier in the URL path is empty: pass a non-empty id.")
+    if text in {".", ".."}:
+        raise AhgoraConfigError(
+            f"An identifier in the URL path is {text!r}, a dot segment that would change the route: "
+            "pass the record's id."
+        )
     return quote(text, safe="")
 
 
@@ -337,7 +361,7 @@ class SecretScrubber:
 class _Call:
     """One attempt's deadline, the sockets it uses, and what became of it."""
 
-    __slots__ = ("deadline", "done", "expired", "in_heap", "sent", "socks", "timeout")
+    __slots__ = ("deadline", "done", "expired", "in_heap", "sent", "socks", "timeout", "tracked")
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -346,10 +370,25 @@ class _Call:
         self.expired = False  # the watchdog shut its sockets down
         self.done = False  # the attempt ended (answer read, or failed)
         self.in_heap = False
-        self.sent = False  # a request was started on a socket: the server may act on it
+        self.sent = False  # a request was started on a connected socket: the server may act on it
+        self.tracked = False  # our connections saw this call, so ``sent`` is known (not so in SOCKS pools)
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (0 or less: it passed)."""
+        return self.deadline - time.monotonic()
+
+    def may_have_been_processed(self, failed_to_connect: bool) -> bool:
+        """The one rule for whether the server may have acted on a failed attempt: yes once a request
+        started on a connected socket, no before. Where our connections did not see the call (a
+        SOCKS proxy's pools), only an error that says it failed to connect means no
+        (``failed_to_connect``)."""
+        return self.sent if self.tracked else not failed_to_connect
 
 
 _local = threading.local()
+_log = logging.getLogger(__name__)
+#: The longest single sleep of the watchdog (it wakes and sleeps again: deadlines are capped anyway).
+_MAX_WAIT = min(3600.0, threading.TIMEOUT_MAX)
 
 
 def _current_call() -> _Call | None:
@@ -388,7 +427,8 @@ class _Watchdog:
         with self._cond:
             heapq.heappush(self._heap, (call.deadline, next(self._seq), call))
             call.in_heap = True
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
+                # first use, or a thread that died (it must not: see _run): every call needs one
                 self._thread = threading.Thread(
                     target=self._run, name="ahgora-deadline-watchdog", daemon=True
                 )
@@ -411,6 +451,17 @@ class _Watchdog:
             elif sock not in call.socks:
                 call.socks.append(sock)
 
+    def detach(self, conn: Any) -> None:
+        """``conn`` goes back to its pool: its socket serves no call any more, so that the deadline of
+        the call that used it, should it pass now, cannot cut it under the next call to take it."""
+        with self._cond:
+            call = getattr(conn, "_ahgora_call", None)
+            if call is None:
+                return
+            conn._ahgora_call = None
+            with contextlib.suppress(ValueError):
+                call.socks.remove(conn.sock)
+
     def finish(self, call: _Call) -> bool:
         """Mark ``call`` done; True if the watchdog had already cut it."""
         with self._cond:
@@ -431,19 +482,32 @@ class _Watchdog:
         cond = self._cond
         with cond:
             while True:
-                heap = self._heap
-                now = time.monotonic()
-                while heap and (heap[0][2].done or heap[0][0] <= now):
-                    _, _, call = heapq.heappop(heap)
-                    call.in_heap = False
-                    if call.done:
-                        self._stale -= 1
-                        continue
-                    call.expired = True
-                    for sock in call.socks:  # a shutdown is one non-blocking syscall
-                        _shutdown(sock)
-                    call.socks = []
-                cond.wait(heap[0][0] - now if heap else None)
+                try:
+                    self._expire_due(cond)
+                except Exception:  # never die: every call of the process relies on this thread
+                    _log.exception("The deadline watchdog hit an unexpected error; it keeps running")
+                    cond.wait(0.1)
+
+    def _expire_due(self, cond: threading.Condition) -> None:
+        """Cut the calls past their deadline, then sleep until the next deadline (or a new call)."""
+        heap = self._heap
+        now = time.monotonic()
+        while heap and (heap[0][2].done or heap[0][0] <= now):
+            _, _, call = heapq.heappop(heap)
+            call.in_heap = False
+            if call.done:
+                self._stale -= 1
+                continue
+            call.expired = True
+            for sock in call.socks:  # a shutdown is one non-blocking syscall
+                _shutdown(sock)
+            call.socks = []
+        if not heap:
+            cond.wait()
+            return
+        delay = heap[0][0] - now
+        # bounded (and never nan): a wait beyond threading.TIMEOUT_MAX raises OverflowError
+        cond.wait(delay if delay < _MAX_WAIT else _MAX_WAIT)
 
 
 _WATCHDOG = _Watchdog()
@@ -463,27 +527,116 @@ class _CutHeadersFilter(logging.Filter):
 logging.getLogger("urllib3.connection").addFilter(_CutHeadersFilter())
 
 
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]").partition("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _resolve(host: str, port: int, call: _Call) -> list[Any]:
+    """``getaddrinfo`` for a new connection within what remains of ``call``'s deadline (``TimeoutError``
+    past it). A name lookup cannot be interrupted, so a name (not an IP literal) is looked up in a
+    daemon thread that the call stops waiting for at its deadline; the lookup then ends by itself, at
+    the resolver's own timeout. It runs once per new connection: kept-alive ones need none."""
+    family = allowed_gai_family()
+    if _is_ip_literal(host):
+        return socket.getaddrinfo(host.strip("[]"), port, family, socket.SOCK_STREAM)
+    done = threading.Event()
+    outcome: list[Any] = []
+
+    def lookup() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the waiting call
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="ahgora-name-lookup", daemon=True).start()
+    if not done.wait(max(0.0, call.remaining())):
+        raise TimeoutError("the name lookup outlasted the deadline")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]  # type: ignore[no-any-return]
+
+
 class _DeadlineConnectionMixin:
-    """Registers the connection's socket with the current call, so that the watchdog can cut it:
-    a new socket as soon as it is connected (the TLS handshake and a proxy tunnel are then under
-    the deadline too), a kept-alive one when a request starts on it."""
+    """Keeps each connection under the current call's deadline.
+
+    * **Connecting** (:meth:`_new_conn`): the name lookup and each address tried get what remains of
+      the deadline (urllib3 gives every address of a name the whole connect timeout, and the lookup
+      none), and nothing is tried once it passed.
+    * **The watchdog**: a new socket is registered with the call as soon as it is connected (the TLS
+      handshake and a proxy tunnel are then under the deadline too), a kept-alive one when a request
+      starts on it, and it leaves the call when the connection goes back to its pool
+      (:class:`_DeadlinePoolMixin`).
+    * **Sent or not**: the call is marked sent only once its connection is established, right before
+      the request's bytes leave; a failure before that is never taken for a request the server got.
+    """
 
     sock: Any
+    host: str
+    port: int
+    timeout: Any
+    _dns_host: str
     _ahgora_call: _Call | None = None
 
     def _new_conn(self) -> Any:
-        sock = super()._new_conn()  # type: ignore[misc]
         call = _current_call()
-        if call is not None:
-            _WATCHDOG.attach(call, self, sock)
+        if call is None:
+            return super()._new_conn()  # type: ignore[misc]
+        call.tracked = True
+        sock = self._connect_within(call)
+        _WATCHDOG.attach(call, self, sock)
         return sock
+
+    def _connect_within(self, call: _Call) -> Any:
+        if call.remaining() <= 0:
+            raise ConnectTimeoutError(self, f"the {call.timeout:g} s deadline passed before connecting")
+        try:
+            addresses = _resolve(self._dns_host, self.port, call)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        except TimeoutError:
+            raise ConnectTimeoutError(
+                self, f"the name lookup of {self.host} outlasted the {call.timeout:g} s deadline"
+            ) from None
+        name, timeout = self._dns_host, self.timeout
+        refused: NewConnectionError | None = None
+        try:
+            for *_, sockaddr in addresses:
+                remaining = call.remaining()
+                if remaining <= 0:
+                    break
+                # urllib3's own connect, to this one address, with what remains of the deadline
+                self._dns_host, self.timeout = sockaddr[0], remaining
+                try:
+                    return super()._new_conn()  # type: ignore[misc]
+                except NewConnectionError as exc:  # refused, unreachable: the next address
+                    refused = exc
+                except ConnectTimeoutError:
+                    break  # it took what remained
+        finally:
+            self._dns_host, self.timeout = name, timeout
+        if refused is not None and call.remaining() > 0:
+            raise refused
+        raise ConnectTimeoutError(
+            self, f"could not connect to {self.host} within the {call.timeout:g} s deadline"
+        )
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         call = _current_call()
         if call is not None:
+            call.tracked = True
+            if self.sock is None:
+                # http.client would connect while sending the request: connect first, so that a
+                # failure to connect is never taken for a request the server may have got
+                self.connect()  # type: ignore[attr-defined]
             call.sent = True
-            if self.sock is not None:  # kept alive, or wrapped in TLS since it was connected
-                _WATCHDOG.attach(call, self, self.sock)
+            # kept alive, or wrapped in TLS since it was connected
+            _WATCHDOG.attach(call, self, self.sock)
         super().request(*args, **kwargs)  # type: ignore[misc]
 
 
@@ -495,11 +648,23 @@ class _DeadlineHTTPSConnection(_DeadlineConnectionMixin, HTTPSConnection):
     pass
 
 
-class _DeadlineHTTPConnectionPool(HTTPConnectionPool):
+class _DeadlinePoolMixin:
+    """A connection going back to the pool leaves the call that used it first. urllib3 releases a
+    connection as soon as its answer is read, before the call ends: were the call's deadline to pass
+    in between, the watchdog would cut the socket under the next call to take the connection, which
+    would then fail as if its request had been sent."""
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            _WATCHDOG.detach(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class _DeadlineHTTPConnectionPool(_DeadlinePoolMixin, HTTPConnectionPool):
     ConnectionCls = _DeadlineHTTPConnection
 
 
-class _DeadlineHTTPSConnectionPool(HTTPSConnectionPool):
+class _DeadlineHTTPSConnectionPool(_DeadlinePoolMixin, HTTPSConnectionPool):
     ConnectionCls = _DeadlineHTTPSConnection
 
 
@@ -512,6 +677,16 @@ def _use_deadline_pools(manager: Any) -> None:
     # between body chunks only)
     if isinstance(classes, dict) and classes.get("http") is HTTPConnectionPool:
         manager.pool_classes_by_scheme = dict(_POOL_CLASSES)
+
+
+class _Session(requests.Session):
+    """A session that never follows a redirect (see :meth:`AhgoraRestHook._map_error`): a redirect
+    could carry the credentials and the body to another host, or to plain http, and the request it
+    answers has reached the server already. ``requests`` also reads a redirect's whole body to prepare
+    the next request, outside the body size limit: with no target, it reads none."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
 
 
 class _DeadlineAdapter(HTTPAdapter):
@@ -542,7 +717,8 @@ def _prepare(
     as ``Session.prepare_request`` prepares it for a hook's session (its headers, credentials, cookies
     and hooks; the session has no params, and ``trust_env`` is off), without ``requests``' generic
     merges of every setting on every call: ~0.15 ms of CPU a request, mostly its typing-protocol
-    checks. The caller sends it with ``session.send`` (redirects and cookies as ``requests`` does)."""
+    checks. The caller sends it with ``session.send`` (cookies as ``requests`` keeps them; redirects
+    are never followed: see :class:`_Session`)."""
     merged = CaseInsensitiveDict(session.headers)
     merged.update(headers)
     prepared = requests.PreparedRequest()
@@ -670,18 +846,27 @@ def field_behaviour(behaviour: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def check_timeout(value: Any, what: str) -> float:
+    """``value`` as a deadline in seconds, or :class:`~airflow_provider_ahgora.exceptions.AhgoraConfigError`
+    naming ``what``: a finite number above 0 and at most :data:`MAX_TIMEOUT` (``nan``, ``inf`` and
+    ``1e308`` are typos that would leave a call, and the watchdog, without a deadline)."""
+    timeout = math.nan
+    if not isinstance(value, bool):
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            timeout = float(value)
+    if not 0 < timeout <= MAX_TIMEOUT:  # also refuses nan
+        raise AhgoraConfigError(
+            f"{what} must be a number of seconds above 0 and at most {MAX_TIMEOUT:g} (a day), got {value!r}."
+        )
+    return timeout
+
+
 def resolve_timeout(override: float | None, extras: Mapping[str, Any], conn_type: str, where: str) -> float:
     """Seconds per call: the hook's argument, else the connection's ``timeout`` extra, else 60."""
     if override is not None:
-        return override
+        return check_timeout(override, "timeout")
     raw = get_extra(extras, conn_type, "timeout")
-    try:
-        timeout = float(raw) if raw is not None else DEFAULT_TIMEOUT
-    except (TypeError, ValueError):
-        raise AhgoraConfigError(f"{where}: extra timeout must be a number of seconds, got {raw!r}.") from None
-    if timeout <= 0:
-        raise AhgoraConfigError(f"{where}: extra timeout must be positive.")
-    return timeout
+    return DEFAULT_TIMEOUT if raw is None else check_timeout(raw, f"{where}: extra timeout")
 
 
 def mask(secret: str | None) -> None:
@@ -713,6 +898,11 @@ def get_extra(extras: Mapping[str, Any], conn_type: str, name: str) -> Any:
 #: limit, credentials. Any other 4xx is read as the API's verdict only if its body is the API's.
 _STATUS_ANYONE = frozenset({401, 403, 407, 408, 413, 414, 429, 431})
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+#: What reading a body (or a model out of it) raises when the body is not what it should be:
+#: invalid JSON, and JSON nested too deep for the parser (``[[[[...`` 100 000 levels deep).
+_UNREADABLE: tuple[type[Exception], ...] = (ValueError, RecursionError)
+#: What turning a parsed answer into a model raises when the answer does not fit.
+_INVALID: tuple[type[Exception], ...] = (*_UNREADABLE, TypeError, KeyError, AttributeError, IndexError)
 
 
 def _json_kind(value: Any) -> str:
@@ -736,7 +926,10 @@ class AhgoraRestHook(BaseHook):
     :param retry_delay: first backoff delay in seconds; it doubles each retry, with jitter. Default 1.
     :param retry_max_delay: cap of one backoff delay, and of a ``Retry-After`` honoured. Default 60.
     :param timeout: seconds per call, overriding the connection's ``timeout`` extra: a deadline for the
-        whole call (connect, send, status, headers and body), not a per-read timeout.
+        whole call (connect, send, status, headers and body), not a per-read timeout. At most a day.
+    :param max_answer_bytes: the largest successful answer read, in bytes after decoding (default
+        64 MiB): a larger one raises
+        :class:`~airflow_provider_ahgora.exceptions.AhgoraMalformedAnswerError` unread.
     """
 
     service_name = "API"
@@ -752,19 +945,25 @@ class AhgoraRestHook(BaseHook):
         retry_delay: float = 1.0,
         retry_max_delay: float = 60.0,
         timeout: float | None = None,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         super().__init__()
         if retry_limit < 0:
             raise AhgoraConfigError("retry_limit must be 0 or more")
         if retry_delay < 0 or retry_max_delay < 0:
             raise AhgoraConfigError("retry_delay and retry_max_delay must be 0 or more")
-        if timeout is not None and timeout <= 0:
-            raise AhgoraConfigError("timeout must be a positive number of seconds")
+        if timeout is not None:
+            timeout = check_timeout(timeout, "timeout")
+        if type(max_answer_bytes) is not int or max_answer_bytes < 1:
+            raise AhgoraConfigError(
+                f"max_answer_bytes must be a positive number of bytes, got {max_answer_bytes!r}"
+            )
         self.conn_id = conn_id
         self.retry_limit = retry_limit
         self.retry_delay = retry_delay
         self.retry_max_delay = retry_max_delay
         self.timeout_override = timeout
+        self.max_answer_bytes = max_answer_bytes
         self._session_lock = threading.Lock()
         self._session: requests.Session | None = None
         #: True while :meth:`test_connection` runs: messages name the form's fields, not the
@@ -808,7 +1007,7 @@ class AhgoraRestHook(BaseHook):
         with self._session_lock:
             if self._session is None:
                 settings = self.settings
-                session = requests.Session()
+                session = _Session()
                 # connections that register their sockets with the call's deadline (the watchdog)
                 session.mount("https://", _DeadlineAdapter())
                 session.mount("http://", _DeadlineAdapter())
@@ -874,71 +1073,121 @@ class AhgoraRestHook(BaseHook):
         _WATCHDOG.watch(call)
         _local.call = call
         response: requests.Response | None = None
+        raw = b""
+        failure: AhgoraError | None = None
         try:
             try:
                 response = session.send(
                     _prepare(session, method, url, params, data, sent_headers),
-                    # connect, and each read; the watchdog and the chunk loop bound the whole call
+                    # connect (each connection gets what remains of the deadline: see
+                    # _DeadlineConnectionMixin), and each read; the watchdog and the chunk loop bound
+                    # the whole call
                     timeout=(call.timeout, call.timeout),
                     stream=True,
-                    allow_redirects=True,
+                    allow_redirects=False,  # a 3xx is an answer: see _map_error
                     proxies=session.proxies,
                     verify=session.verify,
                     cert=session.cert,
                 )
-                chunks = []
-                for chunk in response.iter_content(_CHUNK):
-                    chunks.append(chunk)
-                    if time.monotonic() > call.deadline:
-                        raise self._deadline_error(method, path, call)
+                raw = self._read_body(method, path, response, call)
                 if call.expired:
                     # the watchdog cut the socket: what was read (headers, body) may be truncated
                     # and can even look complete (http.client takes an early EOF as the end)
                     raise self._deadline_error(method, path, call)
-                raw = b"".join(chunks)
             except requests.exceptions.RequestException as exc:
-                raise self._wire_error(method, path, exc, call) from None
+                # raised below, not here: raised in this block it would keep ``exc`` as its
+                # __context__, and ``exc`` holds the request (its Authorization header)
+                failure = self._wire_error(method, path, exc, call)
         finally:
             _local.call = None
             _WATCHDOG.finish(call)
             if response is not None:
                 response.close()  # releases a fully read connection to the pool, else closes it
+        if failure is not None:
+            raise failure
+        assert response is not None
         return self._handle_response(method, path, response, raw, decode)
 
+    def _read_body(self, method: str, path: str, response: requests.Response, call: _Call) -> bytes:
+        """The answer's body, decoded, within the call's deadline and the size limits: a 2xx larger
+        than ``max_answer_bytes`` is malformed and is not read further (a gzip bomb of 255 KB decodes
+        to 256 MiB); of an error answer (3xx, 4xx, 5xx) only the first :data:`ERROR_BODY_LIMIT`
+        bytes are read, all that its mapping and its message use; of a redirect, nothing (its message
+        names where it points)."""
+        status = response.status_code
+        if 300 <= status < 400:
+            return b""
+        ok = 200 <= status < 300
+        limit = self.max_answer_bytes if ok else ERROR_BODY_LIMIT
+        if ok and not response.headers.get("Content-Encoding"):
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_large(method, path, status, limit, f"{declared} bytes announced")
+        chunks = []
+        size = 0
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                if ok:
+                    raise self._too_large(method, path, status, limit, f"more than {limit} bytes read")
+                chunks.append(chunk[: len(chunk) - (size - limit)])  # the prefix: enough to map it
+                break
+            chunks.append(chunk)
+            if time.monotonic() > call.deadline:
+                raise self._deadline_error(method, path, call)
+        return b"".join(chunks)
+
+    def _too_large(
+        self, method: str, path: str, status: int, limit: int, seen: str
+    ) -> AhgoraMalformedAnswerError:
+        return self._malformed(
+            method,
+            path,
+            f"the answer is larger than the {limit} bytes an answer may take ({seen}, after decoding): "
+            "not read further (max_answer_bytes of the hook)",
+            status,
+        )
+
     def _deadline_error(self, method: str, path: str, call: _Call) -> AhgoraConnectionError:
+        processed = call.may_have_been_processed(failed_to_connect=False)
+        what = "no complete answer" if processed else "the request was not sent"
         err = AhgoraConnectionError(
-            f"no complete answer within the {call.timeout:g} s deadline (the timeout bounds the whole "
-            "call: connect, send, status line, headers and body)",
+            f"{what} within the {call.timeout:g} s deadline (the timeout bounds the whole call: "
+            "connect, send, status line, headers and body)",
             method=method,
             url=path,
             service=self.service_name,
         )
-        err.may_have_been_processed = True
+        err.may_have_been_processed = processed
         return err
 
     def _wire_error(
         self, method: str, path: str, exc: requests.exceptions.RequestException, call: _Call
     ) -> AhgoraConnectionError:
+        # whether the server may have acted: call.may_have_been_processed (sent or not), never the
+        # wording of the error alone
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return self._connection_error(
                 method,
                 path,
                 f"could not connect within the {call.timeout:g} s deadline",
                 exc,
-                processed=False,
+                processed=call.may_have_been_processed(failed_to_connect=True),
             )
         if call.expired or isinstance(exc, requests.exceptions.ReadTimeout):
             return self._deadline_error(method, path, call)
         if isinstance(exc, requests.exceptions.ConnectionError):
             text = str(exc)
             refused = "NewConnectionError" in text or "Failed to resolve" in text or "refused" in text
-            reason = "could not connect" if refused else "connection broken during the call"
-            return self._connection_error(method, path, reason, exc, processed=not refused)
+            processed = call.may_have_been_processed(failed_to_connect=refused)
+            reason = "connection broken during the call" if processed else "could not connect"
+            return self._connection_error(method, path, reason, exc, processed=processed)
         if isinstance(
             exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
         ):
             return self._connection_error(method, path, "answer cut mid-body", exc, processed=True)
-        return self._connection_error(method, path, type(exc).__name__, exc, processed=True)
+        processed = call.may_have_been_processed(failed_to_connect=False)
+        return self._connection_error(method, path, type(exc).__name__, exc, processed=processed)
 
     def _connection_error(
         self, method: str, path: str, reason: str, exc: BaseException, processed: bool
@@ -966,7 +1215,7 @@ class AhgoraRestHook(BaseHook):
         if raw and raw.strip():
             try:
                 body = decode(raw) if decode is not None and 200 <= status < 300 else json.loads(raw)
-            except ValueError:
+            except _UNREADABLE:
                 parse_failed = True
         if 200 <= status < 300:
             if parse_failed:
@@ -1004,10 +1253,23 @@ class AhgoraRestHook(BaseHook):
             return f"an HTML page ({size}): {self._quote(raw)}"
         try:
             value = json.loads(raw)
-        except ValueError:
+        except _UNREADABLE:
             kind = content_type or "text"
             return f"a {kind} body ({size}): {self._quote(raw)}"
         return f"JSON that is {_json_kind(value)}, not an error of the API ({size}): {self._quote(raw)}"
+
+    def _describe_location(self, response: requests.Response) -> str:
+        """Where a redirect points, without its query string, fragment or credentials, masked."""
+        location = (response.headers.get("Location") or "").strip()
+        if not location:
+            return "no address (the answer has no Location header)"
+        try:
+            parts = urlsplit(location)
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            return "an address that is not a URL"
+        where = f"{parts.scheme}://{parts.hostname}{port}{parts.path}" if parts.hostname else parts.path
+        return f"'{self._scrub(where, limit=200)}'"
 
     def _quote(self, raw: bytes, limit: int = 200) -> str:
         # decode a bounded prefix only; the scrubber then masks before it cuts
@@ -1023,13 +1285,20 @@ class AhgoraRestHook(BaseHook):
         parse_failed: bool = False,
     ) -> AhgoraAPIError:
         status = response.status_code
-        api_body = not parse_failed and self._is_api_error(body)
         kwargs: dict[str, Any] = {
             "http_status": status,
             "method": method,
             "url": path,
             "service": self.service_name,
         }
+        if 300 <= status < 400:
+            # never followed (_Session): the first hop reached the server, which may have acted
+            return AhgoraRedirectError(
+                f"the server redirected the request to {self._describe_location(response)}; redirects are "
+                "not followed (they could carry the credentials and the body elsewhere)",
+                **kwargs,
+            )
+        api_body = not parse_failed and self._is_api_error(body)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raw_message = parse_error_body(body).message if api_body else None
         if raw_message is not None:
@@ -1090,18 +1359,18 @@ class AhgoraRestHook(BaseHook):
         naming the route and what was wrong (fields and reasons, never the values) when the answer
         is not a valid ``what``. Every hook method that turns an answer into a model goes through
         here: a gateway's odd 200 is transient, never a raw ``ValidationError`` or ``TypeError``."""
+        if object_required and not isinstance(answer, Mapping):
+            shape = "an empty body" if answer is None else f"{_json_kind(answer)}"
+            raise self._malformed(method, path, f"the {what} answer is {shape}, not a JSON object", 200)
         try:
-            if object_required and not isinstance(answer, Mapping):
-                shape = "an empty body" if answer is None else f"{_json_kind(answer)}"
-                raise self._malformed(method, path, f"the {what} answer is {shape}, not a JSON object", 200)
             return parse(answer)
         except AhgoraError:
             raise
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-            # not chained: a ValidationError's text quotes the values it received
-            raise self._malformed(
-                method, path, f"the {what} answer is not valid: {self._describe_invalid(exc)}", 200
-            ) from None
+        except _INVALID as exc:
+            invalid = self._describe_invalid(exc)
+        # raised here, not in the except block: a ValidationError's text quotes the values it received,
+        # and an exception raised there would keep it as its __context__
+        raise self._malformed(method, path, f"the {what} answer is not valid: {invalid}", 200)
 
     def _describe_invalid(self, exc: BaseException) -> str:
         errors = getattr(exc, "errors", None)
@@ -1127,8 +1396,8 @@ class AhgoraRestHook(BaseHook):
 
     def _retryable(self, exc: AhgoraTransientError, mode: RetryMode) -> bool:
         """Whether a transient failure may be repeated under ``mode``."""
-        if mode == "none":
-            return False
+        if mode == "none" or isinstance(exc, AhgoraWrongEndpointError):
+            return False  # a redirect: repeating it gets the same answer
         if mode == "safe":
             return not getattr(exc, "may_have_been_processed", True)
         return True

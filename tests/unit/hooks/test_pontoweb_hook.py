@@ -24,6 +24,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraPermissionError,
     AhgoraRateLimitError,
     AhgoraReadInterruptedError,
+    AhgoraRedirectError,
     AhgoraServerError,
     AhgoraTransientError,
     AhgoraValidationError,
@@ -150,9 +151,10 @@ class TestWire:
         assert PONTOWEB_PASSWORD not in req.url
 
     @responses.activate
-    def test_redirects_are_followed_and_cookies_kept_as_requests_does(self, pontoweb_hook):
-        """The hook prepares its requests itself (not through ``Session.request``): a redirect is still
-        followed the way ``requests`` follows it, and a cookie the server sets is sent back."""
+    def test_cookies_are_kept_as_requests_does_and_redirects_are_answers(self, pontoweb_hook):
+        """The hook prepares its requests itself (not through ``Session.request``): a cookie the server
+        sets is sent back as ``requests`` does; a redirect is an answer, never followed
+        (``AhgoraRedirectError``, see test_hostile_wire.py)."""
         done = load_fixture("seeds", "pontoweb", "001_reckon-status_response_done.json")
         responses.get(
             f"{STATUS_URL}/p-1",
@@ -161,12 +163,12 @@ class TestWire:
         )
         responses.get(f"{STATUS_URL}/p-2", json=done)
         responses.get(f"{STATUS_URL}/p-3", json=done)
-        assert pontoweb_hook.get_reckon_status("p-1").status == "done"
+        with pytest.raises(AhgoraRedirectError, match="/p-2"):
+            pontoweb_hook.get_reckon_status("p-1")
         assert pontoweb_hook.get_reckon_status("p-3").status == "done"
-        first, redirected, later = (c.request for c in responses.calls)
-        assert redirected.url == f"{STATUS_URL}/p-2"
-        assert redirected.headers["Authorization"] == first.headers["Authorization"]  # same host
-        assert redirected.headers["Cookie"] == later.headers["Cookie"] == "node=b7"
+        first, later = (c.request for c in responses.calls)
+        assert later.url == f"{STATUS_URL}/p-3"
+        assert later.headers["Cookie"] == "node=b7"
         assert "Cookie" not in first.headers
 
     @responses.activate

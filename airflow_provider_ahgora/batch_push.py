@@ -227,8 +227,17 @@ class BatchPush:
         plan = Plan()
         limit_bytes = self.max_batch_bytes
         batch_size = self.batch_size
-        digest = plan.digest.update
-        write = spool.write if spool is not None else None
+        lines: list[bytes] = []  # the current batch's records, digested and spooled in one call each
+
+        def close_batch() -> None:
+            if not lines:
+                return
+            data = b"".join(lines)
+            plan.digest.update(data)
+            if spool is not None:
+                spool.write(data)
+            lines.clear()
+
         current: _Batch | None = None
         offset = 0
         for index, record in enumerate(self.read()):
@@ -241,20 +250,19 @@ class BatchPush:
                 continue
             size = len(data)
             if current is None or current.count >= batch_size or current.bytes + size + 1 > limit_bytes:
+                close_batch()
                 current = _Batch(len(plan.batches) + 1)
                 current.first = index
                 current.start = offset
                 plan.batches.append(current)
-                digest(b"\x00batch\x00")
+                plan.digest.update(b"\x00batch\x00")
             current.bytes += size + (1 if current.count else 0)
             current.count += 1
             current.last = index
-            line = data + b"\n"
-            digest(line)
+            lines.append(data + b"\n")
             offset += size + 1
             current.end = offset
-            if write is not None:
-                write(line)
+        close_batch()
         return plan
 
     def input_id(self, plan: Plan) -> str:

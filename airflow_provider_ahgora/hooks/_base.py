@@ -209,17 +209,80 @@ _SPACES = re.compile(r"\s+")
 
 
 def secret_forms(secret: str) -> set[str]:
-    """Every form in which a server may echo ``secret``: as is, JSON-escaped (with and without
-    ``\\uXXXX`` escapes, with PHP's ``\\/``), URL-encoded (``quote`` and ``quote_plus``) and
-    HTML-escaped."""
+    """The usual literal forms in which a server may echo ``secret``: as is, JSON-escaped (with and
+    without ``\\uXXXX`` escapes, with PHP's ``\\/``, HTML-safe as Go escapes ``<``, ``>`` and ``&``),
+    URL-encoded (``quote`` and ``quote_plus``) and HTML-escaped (named, ``&#x27;`` and ``&#39;``).
+
+    These are what :meth:`SecretScrubber.register` gives Airflow's log masker, which matches
+    literal strings only; the scrubber itself also matches every mix of escapes
+    (:func:`secret_pattern`)."""
     forms = {secret}
     for ensure_ascii in (False, True):
         escaped = json.dumps(secret, ensure_ascii=ensure_ascii)[1:-1]
         forms.update((escaped, escaped.replace("/", "\\/")))
+        html_safe = escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        forms.add(html_safe)
     forms.update((quote(secret, safe=""), quote(secret), quote_plus(secret), quote_plus(secret, safe="/")))
     escaped_html = html.escape(secret, quote=True)
-    forms.update((escaped_html, escaped_html.replace("&#x27;", "&#039;"), html.escape(secret, quote=False)))
+    forms.update(
+        (
+            escaped_html,
+            escaped_html.replace("&#x27;", "&#039;"),
+            escaped_html.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # Jinja's markupsafe
+            html.escape(secret, quote=False),
+        )
+    )
     return {f for f in forms if f}
+
+
+#: HTML's named references for the characters a server escapes by name.
+_HTML_NAMES = {"&": ("amp",), "<": ("lt",), ">": ("gt",), '"': ("quot",), "'": ("apos",), "\xa0": ("nbsp",)}
+#: JSON's two-character escapes.
+_JSON_SHORT = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+#: The most characters one character of a secret can take in any form :func:`secret_pattern` knows
+#: (``&#x`` + up to 3 zeros + 6 hex digits + ``;``; a surrogate pair; four ``%XX``).
+_LONGEST_CHAR_FORM = 14
+#: The first character of every escaped form of a character (JSON, URL, HTML, a form's space).
+_ESCAPE_STARTS = "\\%&+"
+
+
+def _char_pattern(char: str) -> str:
+    """A regular expression for one character in any of its forms: itself, a JSON ``\\uXXXX``
+    (a surrogate pair above the BMP) or short escape, its UTF-8 bytes percent-encoded, ``+`` for a
+    space, an HTML numeric reference (decimal or hex, up to 3 leading zeros) or named one."""
+    code = ord(char)
+    options = [re.escape(char)]
+    if code > 0xFFFF:
+        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+        options.append(re.escape(f"\\u{high:04x}\\u{low:04x}"))
+    else:
+        options.append(re.escape(f"\\u{code:04x}"))
+    if char in _JSON_SHORT:
+        options.append(re.escape(_JSON_SHORT[char]))
+    options.append(re.escape("".join(f"%{b:02x}" for b in char.encode("utf-8"))))
+    if char == " ":
+        options.append(re.escape("+"))
+    options.append(f"&#0{{0,3}}{code};")
+    options.append(f"&#x0{{0,3}}{code:x};")
+    options.extend(f"&{name};" for name in _HTML_NAMES.get(char, ()))
+    return "(?:" + "|".join(options) + ")"
+
+
+def secret_pattern(secret: str) -> str:
+    """A regular expression (to compile with ``re.IGNORECASE``) for ``secret`` echoed in any mix of
+    the escapes servers use: each character as itself or escaped as JSON, URL or HTML escapes it,
+    whichever encoder the server's framework has (Go's HTML-safe JSON, Jinja's ``&#39;``, PHP's
+    ``\\/``, a form's ``+``)."""
+    return "".join(_char_pattern(char) for char in secret)
 
 
 class SecretScrubber:
@@ -227,7 +290,9 @@ class SecretScrubber:
 
     This is the one rule for quoting server text (error bodies, connection errors, retry log
     lines): **mask first, then cut**, so that a cut can never leave a prefix of a secret behind.
-    It masks each secret as is, JSON-escaped, URL-encoded and HTML-escaped (:func:`secret_forms`),
+    It masks each secret as is and in any mix of JSON, URL and HTML escapes (:func:`secret_pattern`:
+    ``\\u0026``, ``%26``, ``&amp;``, ``&#38;`` and ``&#x26;`` are all ``&``), plus its literal forms
+    (:func:`secret_forms`),
     for PontoWeb the base64 of ``login:password`` and the whole ``Basic ...`` header value, for
     Voors the token as sent in the ``Authorization`` header; matching ignores case (percent-escapes
     come in either case). Only a bounded prefix of a huge text is read, long enough that nothing
@@ -245,9 +310,11 @@ class SecretScrubber:
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         forms: set[str] = set()
         withhold = False
+        secrets_seen: list[str] = []
         for secret in secrets:
             if not secret:
                 continue
+            secrets_seen.append(secret)
             if len(secret) < MIN_MASKABLE:
                 withhold = True
                 continue
@@ -255,9 +322,16 @@ class SecretScrubber:
         self._withhold = withhold
         self._forms = tuple(sorted(forms, key=lambda f: (-len(f), f)))  # longest first: it wins
         self._lowered = tuple(f.lower() for f in self._forms)
-        self._longest = len(self._forms[0]) if self._forms else 0
+        maskable = sorted({x for x in secrets_seen if len(x) >= MIN_MASKABLE}, key=lambda x: (-len(x), x))
+        self._longest = max(
+            [len(f) for f in self._forms[:1]] + [_LONGEST_CHAR_FORM * len(x) for x in maskable[:1]], default=0
+        )
+        alternatives = [secret_pattern(x) for x in maskable] + [re.escape(f) for f in self._forms]
+        # a lookahead for the characters an occurrence can start with lets the engine skip the rest
+        starts = {c for f in (*maskable, *self._forms) for c in (f[:1].lower(), f[:1].upper())}
+        lead = "(?=[" + "".join(re.escape(c) for c in sorted(starts | set(_ESCAPE_STARTS))) + "])"
         self._pattern = (
-            re.compile("|".join(re.escape(f) for f in self._forms), re.IGNORECASE) if self._forms else None
+            re.compile(lead + "(?:" + "|".join(alternatives) + ")", re.IGNORECASE) if alternatives else None
         )
 
     @classmethod
@@ -1222,12 +1296,15 @@ class AhgoraRestHook(BaseHook):
                 raise self._malformed(
                     method, path, f"the answer is not JSON: {self._describe_body(response, raw)}", status
                 )
-            self._check_answer(body)
+            self._check_answer(method, path, response, body, raw)
             return body
         raise self._map_error(method, path, response, body, raw, parse_failed)
 
-    def _check_answer(self, body: Any) -> None:
-        """Hook-specific checks of a successful answer (PontoWeb: the company)."""
+    def _check_answer(
+        self, method: str, path: str, response: requests.Response, body: Any, raw: bytes
+    ) -> None:
+        """Hook-specific checks of a successful answer (PontoWeb: the company; Voors: the outcome its
+        body repeats)."""
 
     def _is_api_error(self, body: Any) -> bool:
         """Whether a parsed error body is an error object of the API (not a web server's page).
@@ -1283,8 +1360,12 @@ class AhgoraRestHook(BaseHook):
         body: Any,
         raw: bytes,
         parse_failed: bool = False,
+        status: int | None = None,
     ) -> AhgoraAPIError:
-        status = response.status_code
+        """The error an answer means. ``status``: the code the body gives for an answer whose HTTP
+        status said success (Voors repeats the outcome in its body), read as that HTTP status."""
+        if status is None:
+            status = response.status_code
         kwargs: dict[str, Any] = {
             "http_status": status,
             "method": method,

@@ -39,6 +39,7 @@ from airflow_provider_ahgora.hooks._base import (
 )
 
 if TYPE_CHECKING:
+    import requests
     from airflow.providers.common.compat.sdk import Connection
 
     from airflow_provider_ahgora.models.pontoweb import (
@@ -147,7 +148,9 @@ class PontoWebHook(AhgoraRestHook):
         """The company code the connection is pinned to, if any."""
         return self.settings.extras.get("company")
 
-    def _check_answer(self, body: Any) -> None:
+    def _check_answer(
+        self, method: str, path: str, response: requests.Response, body: Any, raw: bytes
+    ) -> None:
         expected = self.settings.extras.get("company")
         if expected and isinstance(body, Mapping):
             got = body.get("company")

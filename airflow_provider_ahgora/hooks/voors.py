@@ -31,11 +31,26 @@ from airflow_provider_ahgora.hooks._base import (
 )
 
 if TYPE_CHECKING:
+    import requests
     from airflow.providers.common.compat.sdk import Connection
 
     from airflow_provider_ahgora.models.voors import GoalUser, VoorsEntity, VoorsResource, VoorsResponse
 
 DEFAULT_GOALS_PAGE = 100
+#: What the ``status`` of a Voors answer's body says when the request failed, or succeeded.
+_FAILED_WORDS = frozenset({"error", "fail", "failed", "failure"})
+_SUCCESS_WORDS = frozenset({"success", "ok"})
+
+
+def _http_code(value: Any) -> int | None:
+    """The ``code`` of a Voors answer's body as an HTTP status (``"201"`` or ``201``), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    return value if isinstance(value, int) and 100 <= value <= 599 else None
+
+
 #: The filters of ``GET /goals`` (seed 004), by their wire names.
 GOAL_FILTERS = frozenset({"userId", "email", "departmentId", "jobRoleId", "jobFunctionId", "leaderId"})
 
@@ -123,6 +138,33 @@ class VoorsHook(AhgoraRestHook):
             secrets=(token,),
             scrubber=scrubber,
         )
+
+    def _check_answer(
+        self, method: str, path: str, response: requests.Response, body: Any, raw: bytes
+    ) -> None:
+        """Voors repeats the outcome in its body (``"status": "success", "code": "201"``, seed 004).
+        A 2xx whose body says it failed is that failure, read as the HTTP status its ``code`` gives
+        (a 400 without a usable code): a refused create is never counted as delivered. A body that
+        contradicts itself (``"status": "success"`` with code 400, ``"error"`` with 201) does not say
+        what happened: malformed, an unknown outcome."""
+        if not isinstance(body, Mapping):
+            return
+        word = body.get("status")
+        word = word.strip().lower() if isinstance(word, str) else None
+        code = _http_code(body.get("code"))
+        failed = word in _FAILED_WORDS
+        refused = code is not None and code >= 400
+        if not failed and not refused:
+            return
+        if (failed and code is not None and code < 400) or (refused and word in _SUCCESS_WORDS):
+            raise self._malformed(
+                method,
+                path,
+                f"the answer contradicts itself (status '{word}', code {code}): whether Voors acted on it "
+                "is unknown",
+                response.status_code,
+            )
+        raise self._map_error(method, path, response, body, raw, status=code if refused else 400)
 
     def _is_api_error(self, body: Any) -> bool:
         """Voors documents its error codes but not the shape of every error body (its 404 is not

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import time
 from urllib.parse import quote, quote_plus
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_ahgora.hooks._base import MASK, SecretScrubber, WireSettings, secret_forms
 
@@ -40,6 +43,62 @@ def test_forms_include_the_html_escape():
     assert "p&quot;w/S3cr3t é+&amp;&lt;x&gt;" in secret_forms(PASSWORD)
     scrubber = SecretScrubber([PASSWORD])
     assert PASSWORD[:6] not in scrubber.scrub("<p>p&quot;w/S3cr3t é+&amp;&lt;x&gt;</p>")
+
+
+def _go_json(secret: str) -> str:
+    """Go's encoding/json: HTML-safe by default (``<``, ``>``, ``&`` as ``\\u003c`` ...)."""
+    escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+    return escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _markupsafe(secret: str) -> str:
+    """Jinja's markupsafe: ``&#39;`` and ``&#34;`` for the quotes (a review found them unmasked)."""
+    return (
+        secret.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("'", "&#39;")
+        .replace('"', "&#34;")
+    )
+
+
+@pytest.mark.parametrize("encoder", [_go_json, _markupsafe], ids=["go-encoding-json", "jinja-markupsafe"])
+def test_frameworks_escapes_are_masked(encoder):
+    secret = "p&ss'w<rd\"42"
+    echo = encoder(secret)
+    shown = SecretScrubber([secret]).scrub(f"<p>invalid credentials: {echo}</p>", limit=300)
+    assert shown == f"<p>invalid credentials: {MASK}</p>"
+
+
+def _escape_char(char: str, how: int) -> str:
+    """One character as one of the escapes servers use (JSON, URL, HTML decimal/hex/named)."""
+    code = ord(char)
+    if how == 0:
+        return char
+    if how == 1:
+        return json.dumps(char)[1:-1]  # a surrogate pair above the BMP
+    if how == 2:
+        return quote(char, safe="")
+    if how == 3:
+        return f"&#{code};"
+    if how == 4:
+        return f"&#x{code:X};"
+    return html.escape(char, quote=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    secret=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=3, max_size=24),
+    hows=st.lists(st.integers(0, 5), min_size=24, max_size=24),
+    limit=st.sampled_from([None, 40, 300]),
+)
+def test_any_mix_of_escapes_is_masked(secret, hows, limit):
+    """Each character of the secret escaped its own way (a server escaping some characters only,
+    or two layers of frameworks): the echo is masked however it is mixed."""
+    echo = "".join(_escape_char(c, h) for c, h in zip(secret, hows, strict=False))
+    shown = SecretScrubber([secret]).scrub(f"refused: [{echo}] try again", limit=limit)
+    assert MASK in shown
+    assert echo not in shown
 
 
 def test_mask_first_then_cut():

@@ -545,3 +545,60 @@ class TestConnectionTestIsStrict:
         assert not ok
         assert "1 s deadline" in message
         assert len(server.requests) == 1
+
+
+class TestOutcomeInTheBody:
+    """Voors repeats the outcome in the body ("status": "success", "code": "201"): a 200 whose body
+    says it failed is that failure, never a delivered record (a review found it counted as one)."""
+
+    USER = {"cpf": CPF, "name": "Ana", "email": "ana@example.com"}
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        ("body", "error"),
+        [
+            (
+                {"status": "error", "code": "400", "message": "CPF inválido", "data": None},
+                AhgoraBadRequestError,
+            ),
+            ({"status": "ERROR", "code": 404, "message": "Not found"}, AhgoraNotFoundError),
+            ({"status": "fail", "message": "refused"}, AhgoraBadRequestError),  # no code: a refusal
+            ({"code": "401", "message": "Invalid token"}, AhgoraAuthError),  # no status word
+        ],
+        ids=["error-400", "upper-404", "fail-no-code", "code-only-401"],
+    )
+    def test_a_200_saying_it_failed_is_that_failure(self, voors_hook, body, error):
+        responses.post(f"{VOORS_BASE}/users", status=200, json=body)
+        with pytest.raises(error) as caught:
+            voors_hook.upsert("users", self.USER)
+        assert len(responses.calls) == 1  # a refusal is not repeated
+        if "message" in body:
+            assert body["message"] in str(caught.value)
+
+    @responses.activate
+    def test_a_server_error_in_the_body_of_a_create_is_not_repeated(self, voors_hook):
+        responses.post(f"{VOORS_BASE}/departments", status=200, json={"status": "error", "code": "500"})
+        with pytest.raises(AhgoraServerError) as caught:
+            voors_hook.upsert("departments", {"name": "Financeiro"})
+        assert caught.value.may_have_been_processed
+        assert len(responses.calls) == 1  # a create is repeated only when surely not processed
+
+    @responses.activate
+    @pytest.mark.parametrize(
+        "body",
+        [{"status": "success", "code": "400"}, {"status": "error", "code": "201"}],
+        ids=["success-with-400", "error-with-201"],
+    )
+    def test_a_body_that_contradicts_itself_is_an_unknown_outcome(self, voors_hook, body):
+        responses.post(f"{VOORS_BASE}/departments", status=200, json=body)
+        with pytest.raises(AhgoraMalformedAnswerError, match="contradicts itself") as caught:
+            voors_hook.upsert("departments", {"name": "Financeiro"})
+        assert caught.value.may_have_been_processed
+        assert len(responses.calls) == 1
+
+    @responses.activate
+    @pytest.mark.parametrize("code", ["200", 201, "", None, "abc", 7001])
+    def test_success_and_codes_that_are_not_http_statuses_pass(self, voors_hook, code):
+        body = {"status": "success", "code": code, "data": {"department": {"id": 5, "name": "Financeiro"}}}
+        responses.post(f"{VOORS_BASE}/departments", status=200, json=body)
+        assert voors_hook.upsert("departments", {"name": "Financeiro"}) is not None

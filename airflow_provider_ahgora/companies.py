@@ -38,6 +38,7 @@ __all__ = [
     "COMPANY_CODE",
     "Company",
     "check_company",
+    "check_reckon_company",
     "parse_companies",
     "pontoweb_conn_id",
     "voors_conn_id",
@@ -70,6 +71,19 @@ def pontoweb_conn_id(company: str) -> str:
 def voors_conn_id(company: str) -> str:
     """``voors_<company>``: the Voors connection of ``company`` by convention."""
     return f"voors_{check_company(company)}"
+
+
+def check_reckon_company(company: str, answered: Any, pontoweb_conn_id: str) -> None:
+    """:class:`ValueError` unless the reckon started with ``company``'s connection answered for
+    ``company``: PontoWeb knows the company by the credentials, so a connection holding another
+    company's credentials reckons that other company. Checked before anything is made of the results
+    (payroll rows, time cards), so that one company's data never lands under another's name."""
+    if answered != company:
+        raise ValueError(
+            f"{company}: the reckon of connection {pontoweb_conn_id!r} answered for company "
+            f"{answered!r}: its credentials belong to another company; fix the connection (no payroll "
+            "row or time card was made of it)"
+        )
 
 
 @dataclass(frozen=True)

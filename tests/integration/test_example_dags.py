@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_ahgora.transforms import payroll_rows, reckon_span, time_cards
+from tests.conftest import AIRFLOW_LINE
 from tests.integration.conftest import EXAMPLES, dagbag, task_outcome
 
 pytestmark = [
@@ -27,7 +28,13 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-DAG_IDS = {"monthly_closing", "master_data_sync", "rescission_reckon", "voors_goals"}
+DAG_IDS = {
+    "monthly_closing",
+    "master_data_sync",
+    "rescission_reckon",
+    "voors_goals",
+    "monthly_closing_companies",
+}
 FEATURES = ["daily.punches", "daily.totals", "monthly"]  # what monthly_closing reckons
 VOORS_ORGANISATION = ("branches", "departments", "jobRoles", "jobFunctions", "horaries", "users")
 
@@ -320,3 +327,121 @@ def test_voors_goals_reads_last_month_whole_and_writes_the_bonus_sheet(sandbox, 
         "2026-02-01",
         "2026-02-28",
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# monthly_closing_companies: four companies, one whose credentials fail, one holding another's
+# --------------------------------------------------------------------------------------------------
+
+COMPANIES = ["a000101", "a000102", "a000103", "a000104"]
+STEPS = ("company_plan", "reckon", "results", "payroll", "timecards", "push_timecards", "report")
+
+
+def mapped_states(dag_id: str, when: datetime.datetime, group: str, index: int) -> dict[str, str]:
+    """The states of the tasks of one map index of a mapped task group, by task id (no group)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    date_col = DagRun.logical_date if AIRFLOW_V_3_0_PLUS else DagRun.execution_date
+    with create_session() as session:
+        dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, date_col == when)).one()
+        return {
+            ti.task_id.split(".", 1)[1]: str(getattr(ti.state, "value", ti.state))
+            for ti in dag_run.get_task_instances(session=session)
+            if ti.task_id.startswith(f"{group}.") and ti.map_index == index
+        }
+
+
+@pytest.mark.sandbox(companies=4, employees=8)
+@pytest.mark.skipif(
+    AIRFLOW_LINE in ((3, 1), (3, 2)),
+    reason="CI time: dag.test starts each task in 2-5 s on 3.1 and 3.2 (3 companies: 108 s on 3.1, 16 s "
+    "on 3.3); the DAG imports on every line (test_every_example_dag_imports_without_errors)",
+)
+def test_many_companies_failures_are_reported_without_blocking_the_others(
+    sandbox, example_dags, tmp_path, monkeypatch
+):
+    from airflow_provider_ahgora.hooks.voors import VoorsHook
+
+    for code in COMPANIES:  # each company's registration -> CPF file, and its users in its own Voors
+        member = sandbox.companies[code]
+        folder = tmp_path / "master_data" / code
+        folder.mkdir(parents=True)
+        lines = ["registration,cpf"] + [f"{e.registration},{e.cpf}" for e in member.data.employees]
+        (folder / "employees.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        hook = VoorsHook(f"voors_{code}")
+        for user in member.data.voors_master_data()["users"]:
+            hook.upsert("users", user)
+        hook.close()
+    broken = json.loads(sandbox.companies["a000103"].airflow_env()["AIRFLOW_CONN_PONTOWEB_A000103"])
+    monkeypatch.setenv("AIRFLOW_CONN_PONTOWEB_A000103", json.dumps({**broken, "password": "wrong"}))
+    # a000104's PontoWeb connection holds a000102's credentials: PontoWeb reckons a000102 for it
+    crossed = sandbox.companies["a000102"].airflow_env()["AIRFLOW_CONN_PONTOWEB_A000102"]
+    monkeypatch.setenv("AIRFLOW_CONN_PONTOWEB_A000104", crossed)
+
+    # the companies come from the Variable ahgora_companies, as the sandbox fixture sets it
+    when = utc(2026, 2, 1).replace(hour=6)  # its schedule's time
+    dag = example_dags["monthly_closing_companies"]
+    assert run(dag, when, storage_base=str(tmp_path)) == "failed"
+
+    run_folder = tmp_path / "monthly_closing_companies" / "2026-02-01"
+    summary = json.loads((run_folder / "summary.json").read_text())
+    assert summary["failed_companies"] == ["a000103", "a000104"]
+    assert summary["complete"] == 2
+    assert summary["month"] == "01/2026"
+    for index, code in enumerate(COMPANIES[:2]):  # complete, untouched by the others' failures
+        assert mapped_states(dag.dag_id, when, "close_company", index) == dict.fromkeys(STEPS, "success")
+        member = sandbox.companies[code]
+        # one full-base reckon each, of January (a000102's credentials started a000104's too)
+        reckons = sandbox.reckons(company=code)
+        assert len(reckons) == (2 if code == "a000102" else 1)
+        for reckon in reckons:
+            assert (reckon["request"]["month"], reckon["request"]["year"], reckon["full_base"]) == (
+                "01",
+                "2026",
+                True,
+            )
+        records = list(member.data.reckon_records("01", "2026", features=FEATURES))
+        assert read_jsonl(run_folder / code / "results.jsonl") == records
+        cards = read_jsonl(run_folder / code / "timecards.jsonl")
+        assert cards
+        assert all(card["remoteId"].startswith(f"{code}-") for card in cards)
+        stored = sandbox.voors_records("timeCards", company=code)  # in this company's Voors only
+        assert sorted(c["remoteId"] for c in stored) == sorted(c["remoteId"] for c in cards)
+        report = summary["companies"][code]
+        assert report["problems"] == []
+        assert report["records_fetched"] == len(records)
+        assert report["timecards"] == report["timecards_pushed"] == len(cards)
+        assert json.loads((run_folder / code / "summary.json").read_text()) == report
+
+    # a000103: refused at its reckon's start (401), reported, and nothing of it went anywhere
+    states = mapped_states(dag.dag_id, when, "close_company", 2)
+    assert (states["company_plan"], states["reckon"], states["report"]) == ("success", "failed", "success")
+    assert {states[s] for s in ("results", "payroll", "timecards", "push_timecards")} == {"upstream_failed"}
+    assert sandbox.reckons(company="a000103") == []
+    assert sandbox.voors_records("timeCards", company="a000103") == []
+    problems = summary["companies"]["a000103"]["problems"]
+    assert problems[0].startswith("reckon: no report")
+    assert state_of(dag.dag_id, "summary", when) == "failed"
+
+    # a000104: its reckon answered for a000102; neither payroll rows nor time cards were made of
+    # a000102's records under a000104's name, nothing was pushed, and the summary says why
+    states = mapped_states(dag.dag_id, when, "close_company", 3)
+    assert (states["reckon"], states["results"], states["payroll"], states["timecards"]) == (
+        "success",
+        "success",
+        "failed",
+        "failed",
+    )
+    assert (states["push_timecards"], states["report"]) == ("upstream_failed", "success")
+    assert sandbox.reckons(company="a000104") == []
+    assert not (run_folder / "a000104" / "payroll.csv").exists()
+    assert not (run_folder / "a000104" / "timecards.jsonl").exists()
+    assert sandbox.voors_records("timeCards", company="a000104") == []
+    problems = summary["companies"]["a000104"]["problems"]
+    assert problems[:2] == [
+        "payroll: no report (the task failed or did not run: see its log)",
+        "timecards: no report (the task failed or did not run: see its log)",
+    ]

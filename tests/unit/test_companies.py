@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from airflow_provider_ahgora.companies import Company, parse_companies, pontoweb_conn_id, voors_conn_id
+from airflow_provider_ahgora.companies import (
+    Company,
+    check_reckon_company,
+    parse_companies,
+    pontoweb_conn_id,
+    voors_conn_id,
+)
 
 
 def test_connections_are_named_by_convention():
@@ -58,3 +64,11 @@ def test_companies_may_share_a_voors_connection():
 def test_a_bad_list_is_refused_naming_why(value, message):
     with pytest.raises(ValueError, match=message):
         parse_companies(value)
+
+
+def test_a_reckon_answered_for_another_company_is_refused():
+    check_reckon_company("a000101", "a000101", "pontoweb_a000101")  # the connection's own company
+    with pytest.raises(ValueError, match="answered for company 'a000102': its credentials belong to another"):
+        check_reckon_company("a000101", "a000102", "pontoweb_a000101")
+    with pytest.raises(ValueError, match="answered for company None"):
+        check_reckon_company("a000101", None, "pontoweb_a000101")

@@ -26,20 +26,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["asset_uri", "emit_asset_events", "event_extra", "without_secret"]
+__all__ = [
+    "asset_uri",
+    "emit_asset_events",
+    "emit_delivery_events",
+    "event_extra",
+    "service_dataset",
+    "without_secret",
+]
 
 
 def without_secret(uri: str) -> str:
     """``uri`` without what could be a secret: a password in its authority (``user:pw@``, kept as
     ``user@``, which is how ``ObjectStoragePath`` names a connection id), its query and fragment."""
-    parts = urlsplit(uri)
-    if not parts.scheme or not parts.netloc:
-        return uri
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    from airflow_provider_ahgora.operators._records import _shown
+
+    return _shown(uri).replace(":***@", "@", 1)
 
 
 def asset_uri(path: Any) -> str:
@@ -56,6 +58,21 @@ def asset_uri(path: Any) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def service_dataset(service: str, base_url: str, name: str, company: str | None = None) -> tuple[str, str]:
+    """``(namespace, name)`` of what a PontoWeb or Voors server holds: the namespace names the service,
+    the host with its base path and, when known, the company; the name is the route, resource or
+    reckon. ``("pontoweb://api.ahgora.com.br/a000101", "costcenter")``, ``("voors://api.example.com/
+    integration", "timeCards")``. Its asset URI is ``<namespace>/<name>``; OpenLineage datasets use
+    the pair as it is (:mod:`airflow_provider_ahgora.lineage`). No credential is ever part of it: the
+    base URL holds none (the hooks refuse one), and userinfo, query and fragment are dropped."""
+    parts = urlsplit(without_secret(base_url))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    namespace = f"{service}://{host}{parts.path.rstrip('/')}"
+    if company:
+        namespace = f"{namespace}/{company}"
+    return namespace, name.strip("/")
+
+
 def event_extra(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` as an event's extra: JSON scalars as they are, anything else as JSON text."""
     extra: dict[str, Any] = {}
@@ -70,29 +87,50 @@ def event_extra(values: Mapping[str, Any]) -> dict[str, Any]:
 def emit_asset_events(
     context: Mapping[str, Any], outlets: Iterable[Any] | None, files: Iterable[Any], extra: Mapping[str, Any]
 ) -> list[str]:
-    """Record the events of a committed task in its ``outlet_events`` (see the module documentation);
-    returns the URIs given to aliases. Call it only once the files are committed.
+    """Record the events of a task that committed ``files`` in its ``outlet_events`` (see the module
+    documentation); returns the URIs given to aliases. Call it only once the files are committed.
 
     :param outlets: the task's ``outlets``; aliases get one event per file, assets the extra.
     :param files: the files committed, the main one first (its path goes into the assets' extra).
     :param extra: what was committed (flat; see :func:`event_extra`).
     """
+    return _emit(context, outlets, [(asset_uri(p), without_secret(str(p))) for p in files], extra)
+
+
+def emit_delivery_events(
+    context: Mapping[str, Any],
+    outlets: Iterable[Any] | None,
+    destination: tuple[str, str],
+    extra: Mapping[str, Any],
+) -> list[str]:
+    """Record the events of a task that delivered records to a PontoWeb route or a Voors resource:
+    aliases get one event for ``destination`` (a :func:`service_dataset` pair, whose asset URI is
+    ``<namespace>/<name>``), assets the extra. Call it only once the delivery is settled."""
+    namespace, name = destination
+    return _emit(context, outlets, [(f"{namespace}/{name}", None)], extra)
+
+
+def _emit(
+    context: Mapping[str, Any],
+    outlets: Iterable[Any] | None,
+    targets: list[tuple[str, str | None]],
+    extra: Mapping[str, Any],
+) -> list[str]:
+    """``targets``: (asset URI, path for the extra or ``None``) of each thing committed, main first."""
     events = context.get("outlet_events")
     outlets = list(outlets or ())
     if events is None or not outlets:
         return []
     from airflow.providers.common.compat.sdk import Asset, AssetAlias
 
-    files = list(files)
     base = event_extra(extra)
     uris: list[str] = []
     for outlet in outlets:
         if isinstance(outlet, AssetAlias):
-            for path in files:
-                uri = asset_uri(path)
-                events[outlet].add(Asset(uri), extra={**base, "path": without_secret(str(path))})
+            for uri, path in targets:
+                events[outlet].add(Asset(uri), extra={**base, "path": path} if path else base)
                 uris.append(uri)
         elif isinstance(outlet, Asset):
-            main = {"path": without_secret(str(files[0]))} if files else {}
+            main = {"path": targets[0][1]} if targets and targets[0][1] else {}
             events[outlet].extra.update({**base, **main})
     return uris

@@ -296,6 +296,8 @@ class ResultsRead:
         self.verified = False
         #: the readings of ``total`` the count matched
         self.matched: list[str] = []
+        #: the company PontoWeb answered the reconsume for (``None``: not said)
+        self.company: str | None = None
 
     def run(self, hook: Any) -> Counts:
         """Reconsume, read every page into the temporary objects, check, commit. Raises on any failure
@@ -306,7 +308,8 @@ class ResultsRead:
                 "(each reconsume counts toward PontoWeb's limit of 1000 per unique).",
                 self.unique,
             )
-            hook.reconsume(self.unique)
+            answer = hook.reconsume(self.unique)
+            self.company = getattr(answer, "company", None) or None
             self.final.parent.mkdir(parents=True, exist_ok=True)
             self._stream(hook)
             memory = (

@@ -31,7 +31,7 @@ import re
 from datetime import date, datetime, timezone
 from typing import Any, NamedTuple
 
-__all__ = ["STORAGE_VARIABLE", "ClosingMonth", "month_to_close", "run_date", "run_folder"]
+__all__ = ["STORAGE_VARIABLE", "ClosingMonth", "month_to_close", "run_date", "run_folder", "storage_base"]
 
 #: The Airflow Variable with the storage base shared by the Ahgora example DAGs.
 STORAGE_VARIABLE = "ahgora_storage_base"
@@ -98,16 +98,22 @@ def month_to_close(context: Any, month: str = "") -> ClosingMonth:
     return ClosingMonth(month=f"{number:02d}", year=f"{year:04d}")
 
 
-def run_folder(context: Any) -> str:
-    """``<storage base>/<dag_id>/<ds or run id>``: where this run's files go (see the module's
-    docstring for the storage base). Two runs never share a folder: a run id is unique per DAG,
-    and so is the logical date of the runs that have one.
-    """
+def storage_base(context: Any) -> str:
+    """The storage base every example DAG writes under (see the module's docstring): the run's
+    ``storage_base`` param, else the Variable, else ``$AIRFLOW_HOME/data/ahgora``; no trailing ``/``."""
     from airflow.providers.common.compat.sdk import Variable
 
     base = context["params"].get("storage_base") or Variable.get(STORAGE_VARIABLE, "")
     if not base:
         home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
         base = os.path.join(home, "data", "ahgora")
+    return str(base).rstrip("/")
+
+
+def run_folder(context: Any) -> str:
+    """``<storage base>/<dag_id>/<ds or run id>``: where this run's files go (see the module's
+    docstring for the storage base). Two runs never share a folder: a run id is unique per DAG,
+    and so is the logical date of the runs that have one.
+    """
     run = context.get("ds") or re.sub(r"[^A-Za-z0-9._-]+", "_", context["run_id"])
-    return f"{str(base).rstrip('/')}/{context['dag'].dag_id}/{run}"
+    return f"{storage_base(context)}/{context['dag'].dag_id}/{run}"

@@ -37,8 +37,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG, AirflowFailException, Param, TriggerRule, Variable, task
+from airflow.providers.common.compat.sdk import (
+    DAG,
+    AirflowFailException,
+    AssetAlias,
+    Param,
+    TriggerRule,
+    Variable,
+    task,
+)
 
+from airflow_provider_ahgora.assets import emit_asset_events
 from airflow_provider_ahgora.operators.push import VoorsPushOperator
 from airflow_provider_ahgora.operators.reckon import PontoWebReckonOperator, PontoWebReckonResultsOperator
 from airflow_provider_ahgora.runs import month_to_close, run_folder
@@ -49,6 +58,18 @@ except ImportError:  # Airflow 2.11
     from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[no-redef,assignment]
 
 
+# [START howto_assets]
+#: What the closing commits, as asset aliases (dataset aliases on Airflow 2.11): each month's file is
+#: an asset of its own (its path is this run's), added to the alias by the task that committed it,
+#: with the month, the company and the counts in the event's extra. A Dag scheduled on an alias runs
+#: when a month's file lands: ``payroll_import`` on ``PAYROLL``.
+RESULTS = AssetAlias("ahgora_reckon_results")
+PAYROLL = AssetAlias("ahgora_payroll")
+TIMECARDS = AssetAlias("ahgora_timecards")
+# [END howto_assets]
+
+#: The month closed, ``YYYY-MM``, as a template (rendered from the ``plan`` task's XCom).
+MONTH = "{{ ti.xcom_pull(task_ids='plan', key='year') }}-{{ ti.xcom_pull(task_ids='plan', key='month') }}"
 #: The folder of this run, as a template (rendered from the ``plan`` task's XCom).
 FOLDER = "{{ ti.xcom_pull(task_ids='plan', key='folder') }}"
 
@@ -121,21 +142,32 @@ with DAG(
         unique="{{ ti.xcom_pull(task_ids='reckon')['unique'] }}",
         output_path=closing["results"],  # results.jsonl; csv=True adds results.csv next to it
         csv=True,
+        month=MONTH,  # YYYY-MM: names the month in the asset events and the lineage
+        outlets=[RESULTS],  # an asset event per file, once both are committed
     )
     # [END howto_reckon_results]
     reckon >> results
 
     # [START howto_transforms]
-    @task
-    def payroll(results: dict[str, Any], folder: str) -> dict[str, Any]:
+    @task(outlets=[PAYROLL])
+    def payroll(results: dict[str, Any], folder: str, **context: Any) -> dict[str, Any]:
         """results.jsonl -> payroll.csv (monthly records: one row per accounting event), in the CSV
         dialect named by the Variable ``ahgora_csv_dialect`` (``excel-br`` by default, ``rfc4180``
         for a program). A refused record is named in payroll.failures.jsonl, never dropped."""
         from airflow_provider_ahgora.closing import write_payroll
 
-        return write_payroll(results["path"], folder, dialect=Variable.get("ahgora_csv_dialect", "excel-br"))
+        out = write_payroll(results["path"], folder, dialect=Variable.get("ahgora_csv_dialect", "excel-br"))
+        # only now that payroll.csv is committed: Airflow records the event when the task succeeds
+        counts = {"rows": out["rows"], "failed": out["failed"]}
+        emit_asset_events(
+            context,
+            [PAYROLL],
+            [out["path"]],
+            {"month": results["month"], "company": results["company"], **counts},
+        )
+        return out
 
-    @task
+    @task(outlets=[TIMECARDS])
     def timecards(
         results: dict[str, Any], folder: str, competence: str, employees: str, **context: Any
     ) -> dict[str, Any]:
@@ -151,7 +183,7 @@ with DAG(
                 "The reckon's answer names no PontoWeb company: time card ids need it."
             )
         closing_day = Variable.get("ahgora_closing_day", "")
-        return write_timecards(
+        out = write_timecards(
             results["path"],
             folder,
             company=company,
@@ -159,8 +191,13 @@ with DAG(
             employees=read_employees(employees),
             closing_day=int(closing_day) if closing_day else None,
         )
+        counts = {"cards": out["cards"], "failed": out["failed"]}
+        emit_asset_events(
+            context, [TIMECARDS], [out["path"]], {"month": results["month"], "company": company, **counts}
+        )
+        return out
 
-    fetched: Any = results.output  # {"path", "records", "csv_path"} at run time
+    fetched: Any = results.output  # {"path", "records", "csv_path", "company", "month", ...} at run time
     payroll_file = payroll(fetched, closing["folder"])
     cards_file = timecards(fetched, closing["folder"], closing["competence"], closing["employees"])
     # [END howto_transforms]

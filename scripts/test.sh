@@ -40,8 +40,8 @@ trap 'rm -rf "$LOGS"' EXIT
 
 line_config() {  # sets name, spec, extras, selection (an array) for one line
   case $1 in
-    3) name=airflow3; spec=$AIRFLOW_3_SPEC; extras="test,deploy,lint,docs"; selection=() ;;
-    2.11) name=airflow2; spec=$AIRFLOW_2_SPEC; extras="test,deploy"; selection=() ;;
+    3) name=airflow3; spec=$AIRFLOW_3_SPEC; extras="test,deploy,openlineage,lint,docs"; selection=() ;;
+    2.11) name=airflow2; spec=$AIRFLOW_2_SPEC; extras="test,deploy,openlineage"; selection=() ;;
     3.2) name=airflow32; spec=$AIRFLOW_32_SPEC; extras="test"; selection=("${EVERY_LINE_TESTS[@]}") ;;
     3.1) name=airflow31; spec=$AIRFLOW_31_SPEC; extras="test"; selection=("${EVERY_LINE_TESTS[@]}") ;;
     *) echo "unknown Airflow line $1 (known: 3 2.11 3.2 3.1)" >&2; exit 2 ;;

@@ -68,6 +68,7 @@ __all__ = [
     "describe_source",
     "iter_records",
     "read_report",
+    "source_path",
 ]
 
 log = logging.getLogger(__name__)
@@ -152,12 +153,21 @@ def _shown(source: Any) -> str:
     return scheme + sep + authority + rest
 
 
+def source_path(source: Any) -> Any:
+    """The file a record source names (a path or URI, a path object, or a ``{"path": ...}`` mapping as
+    an upstream task returns it), or ``None`` for records given inline."""
+    if isinstance(source, Mapping) and "path" in source:
+        return source["path"]
+    if isinstance(source, (str, os.PathLike)) or hasattr(source, "protocol"):
+        return source
+    return None
+
+
 def describe_source(source: Any) -> str:
     """A short description of a record source for log lines (never the records themselves)."""
-    if isinstance(source, Mapping) and "path" in source:
-        return _shown(source["path"])
-    if isinstance(source, (str, os.PathLike)):
-        return _shown(source)
+    path = source_path(source)
+    if path is not None:
+        return _shown(path)
     if isinstance(source, (list, tuple)):
         return f"a list of {len(source)} records"
     return type(source).__name__

@@ -24,6 +24,7 @@ from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, 
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError, AhgoraError
 from airflow_provider_ahgora.journal import retry_state
+from airflow_provider_ahgora.lineage import OpenLineageMixin
 from airflow_provider_ahgora.models.vocabulary import FailOn, parse
 from airflow_provider_ahgora.operators._records import (
     FailureReport,
@@ -73,7 +74,7 @@ def _n(value: int) -> str:
     return f"{value:,}".replace(",", " ")
 
 
-class PontoWebPushBatchOperator(PlainStringTemplatesMixin, PontoWebTask, BaseOperator):
+class PontoWebPushBatchOperator(OpenLineageMixin, PlainStringTemplatesMixin, PontoWebTask, BaseOperator):
     """Push records to PontoWeb in batches, wait on the process monitor, report every failed record.
 
     What a try does:
@@ -406,7 +407,40 @@ class PontoWebPushBatchOperator(PlainStringTemplatesMixin, PontoWebTask, BaseOpe
         )
         context["ti"].xcom_push(key="return_value", value=final)
         self._decide(journal, final, warnings, stopped)
+        self._delivered(context, final)
         return final
+
+    def _delivered(self, context: Context, summary: Mapping[str, Any]) -> None:
+        """The push is settled and the task succeeds: what was delivered, for the lineage and the
+        task's outlets (:mod:`airflow_provider_ahgora.assets`)."""
+        from airflow_provider_ahgora.assets import emit_delivery_events, service_dataset
+
+        hook = self.get_hook()
+        try:
+            destination = service_dataset(
+                "pontoweb", hook.settings.base_url, str(summary["resource"]), hook.company
+            )
+        finally:
+            hook.close()
+        counts = {k: summary[k] for k in ("resource", "records", "sent", "failed", "unconfirmed")}
+        counts["batches"] = len(summary["batches"])
+        self._lineage = {"destination": destination, "delivered": counts["sent"] - counts["failed"], **counts}
+        emit_delivery_events(context, self.outlets, destination, counts)
+
+    # -- lineage (OpenLineage provider installed: airflow_provider_ahgora.lineage) ---------------------
+
+    def _lineage_datasets(self, done: dict[str, Any]) -> tuple[list[Any], list[Any], dict[str, Any]]:
+        from airflow_provider_ahgora.lineage import Dataset, records_dataset
+
+        counts = {k: v for k, v in done.items() if k not in ("destination", "delivered")}
+        namespace, name = done["destination"]
+        route = Dataset(namespace, name, rows=max(done["delivered"], 0))
+        return records_dataset(self.records, done["records"]), [route], counts
+
+    def _lineage_inputs(self) -> list[Any]:
+        from airflow_provider_ahgora.lineage import records_dataset
+
+        return records_dataset(self.records)
 
     def _decide(
         self,
@@ -501,7 +535,7 @@ def _check_voors_args(
         raise AhgoraConfigError(f"{task_id}: retry_limit must be an integer of 0 or more, or None.")
 
 
-class _VoorsBatchOperator(PlainStringTemplatesMixin, BaseOperator):
+class _VoorsBatchOperator(OpenLineageMixin, PlainStringTemplatesMixin, BaseOperator):
     """What the push and delete operators share: arguments, the engine's run, the summary, the verdict."""
 
     ui_color = "#ede9fe"
@@ -611,6 +645,32 @@ class _VoorsBatchOperator(PlainStringTemplatesMixin, BaseOperator):
             main.close()
         return self._finish(context, run, journal, path)
 
+    def _delivered(self, context: Context, run: VoorsDelivery, summary: Mapping[str, Any]) -> None:
+        """The task succeeds: what was delivered, for the lineage and the task's outlets
+        (:mod:`airflow_provider_ahgora.assets`)."""
+        from airflow_provider_ahgora.assets import emit_delivery_events, service_dataset
+
+        destination = service_dataset("voors", run.settings.base_url, run.res.name)
+        counts = {k: summary[k] for k in ("resource", "records", "succeeded", "failed", "unconfirmed")}
+        counts["operation"] = self._doing
+        self._lineage = {"destination": destination, **counts}
+        emit_delivery_events(context, self.outlets, destination, counts)
+
+    # -- lineage (OpenLineage provider installed: airflow_provider_ahgora.lineage) ---------------------
+
+    def _lineage_datasets(self, done: dict[str, Any]) -> tuple[list[Any], list[Any], dict[str, Any]]:
+        from airflow_provider_ahgora.lineage import Dataset, records_dataset
+
+        counts = {k: v for k, v in done.items() if k != "destination"}
+        namespace, name = done["destination"]
+        resource = Dataset(namespace, name, rows=done["succeeded"])
+        return records_dataset(self._source_value(), done["records"]), [resource], counts
+
+    def _lineage_inputs(self) -> list[Any]:
+        from airflow_provider_ahgora.lineage import records_dataset
+
+        return records_dataset(self._source_value())
+
     def _too_many(self, failed: int, records: int) -> bool:
         if isinstance(self.max_failures, float):
             return records > 0 and failed / records > self.max_failures
@@ -658,6 +718,7 @@ class _VoorsBatchOperator(PlainStringTemplatesMixin, BaseOperator):
                     path,
                 )
             journal.clear()
+            self._delivered(context, run, summary)
             return summary
         ti = context.get("ti")
         if ti is not None and self.do_xcom_push:

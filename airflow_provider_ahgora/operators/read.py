@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError, AhgoraError
+from airflow_provider_ahgora.lineage import OpenLineageMixin
 from airflow_provider_ahgora.operators.reckon import _fail
 from airflow_provider_ahgora.storage import default_output_path, storage_path
 from airflow_provider_ahgora.voors_push import _templated, check_resource_name
@@ -29,7 +30,7 @@ __all__ = ["VoorsReadOperator"]
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class VoorsReadOperator(BaseOperator):
+class VoorsReadOperator(OpenLineageMixin, BaseOperator):
     """Read every record of a Voors resource into a JSON Lines file: departments, job roles, job
     functions, horaries (``GET /path``), or the goals of a period (``GET /goals``, paged).
 
@@ -211,3 +212,22 @@ class VoorsReadOperator(BaseOperator):
             },
         )
         return summary
+
+    # -- lineage (OpenLineage provider installed: airflow_provider_ahgora.lineage) -------------------
+
+    def _lineage_datasets(self, done: dict[str, Any]) -> tuple[list[Any], list[Any], dict[str, Any]]:
+        from airflow_provider_ahgora.lineage import file_dataset, voors_dataset
+
+        counts = {k: v for k, v in done.items() if k not in ("server", "path")}
+        source = voors_dataset(done["server"], done["resource"], done["records"])
+        return [source], [file_dataset(storage_path(done["path"]), done["records"])], counts
+
+    def _lineage_inputs(self) -> list[Any]:
+        from airflow_provider_ahgora.lineage import voors_dataset
+        from airflow_provider_ahgora.registry import get_resource
+
+        hook = self.get_hook()
+        try:
+            return [voors_dataset(hook.settings.base_url, get_resource(self.resource).name)]
+        finally:
+            hook.close()

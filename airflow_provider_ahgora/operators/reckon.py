@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -32,6 +33,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraValidationError,
 )
 from airflow_provider_ahgora.journal import JournalWriteError, RetryState, retry_state
+from airflow_provider_ahgora.lineage import OpenLineageMixin
 from airflow_provider_ahgora.polling import DEFERRAL_TIMEOUT_MARGIN as DEFERRAL_TIMEOUT_MARGIN  # re-exported
 from airflow_provider_ahgora.results import CSV_COLUMNS as _CSV_COLUMNS
 from airflow_provider_ahgora.results import TOTAL_READINGS
@@ -652,6 +654,19 @@ def _storage_path(target: Any) -> ObjectStoragePath:
     return storage_path(target, directory_file="results.jsonl")
 
 
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _check_month(task_id: str, value: Any, *, rendered: bool = False) -> str | None:
+    """``month`` is ``YYYY-MM`` or ``None``; a template is checked once rendered."""
+    text = None if value is None else str(value).strip()
+    if not text or (not rendered and ("{{" in text or "{%" in text)):
+        return text or None
+    if not _MONTH.match(text):
+        raise AhgoraConfigError(f"{task_id}: month must be YYYY-MM (e.g. 2026-01), got {value!r}.")
+    return text
+
+
 def _required_unique(task_id: str, value: Any) -> str:
     """The rendered ``unique``; an empty one (a template of a missing XCom renders ``"None"``) fails."""
     unique = "" if value is None else str(value).strip()
@@ -686,7 +701,7 @@ def _map_read_error(task_id: str, unique: str, exc: Exception) -> Exception:
     return exc
 
 
-class PontoWebReckonResultsOperator(PontoWebTask, BaseOperator):
+class PontoWebReckonResultsOperator(OpenLineageMixin, PontoWebTask, BaseOperator):
     """Read every result record of a finished reckon into a JSON Lines file, exactly once.
 
     PontoWeb's results read *consumes* what it returns, so a read that fails half-way would lose
@@ -729,13 +744,23 @@ class PontoWebReckonResultsOperator(PontoWebTask, BaseOperator):
         or ``"none"`` (not checked). Pin it when your PontoWeb is known to use one meaning: ``"any"``
         could take a read that lost records for complete if what remains happens to match another
         meaning.
+    :param month: the month the reckon is of, ``YYYY-MM`` (templated; optional): it is not sent to
+        PontoWeb, it names the month in the asset events and the lineage.
     :param pontoweb_conn_id: the PontoWeb connection id (templated).
 
-    Returns ``{"path", "records", "csv_path", "total", "duplicates"}`` (``csv_path`` is None without
-    ``csv``; ``total`` as PontoWeb announced it; ``duplicates``: records served twice, written once).
+    Returns ``{"path", "records", "csv_path", "total", "duplicates", "company", "month"}``
+    (``csv_path`` is None without ``csv``; ``total`` as PontoWeb announced it; ``duplicates``: records
+    served twice, written once; ``company`` as PontoWeb answered it).
+
+    **Asset events.** For each ``AssetAlias`` (``DatasetAlias`` on Airflow 2.11) in ``outlets``, one
+    event per file committed (``results.jsonl``, ``results.csv``), for an asset whose URI is the file,
+    with ``month``, ``company``, ``unique``, ``records``, ``total``, ``duplicates`` and ``path`` in its
+    extra; an ``Asset`` in ``outlets`` gets that extra. Only after the commit: a failed try emits
+    nothing (:mod:`airflow_provider_ahgora.assets`). With the OpenLineage provider installed, the
+    lineage names the reckon as input and the files as outputs (:mod:`airflow_provider_ahgora.lineage`).
     """
 
-    template_fields: Sequence[str] = ("unique", "output_path", "pontoweb_conn_id")
+    template_fields: Sequence[str] = ("unique", "output_path", "month", "pontoweb_conn_id")
     ui_color = "#dcfce7"
 
     def __init__(
@@ -747,10 +772,12 @@ class PontoWebReckonResultsOperator(PontoWebTask, BaseOperator):
         csv: bool = False,
         csv_dialect: str | None = None,
         total_reading: str = "any",
+        month: str | None = None,
         pontoweb_conn_id: str = "pontoweb_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**_with_retry_policy(kwargs))
+        _check_month(self.task_id, month)
         if (
             isinstance(page_size, bool)
             or not isinstance(page_size, int)
@@ -770,12 +797,18 @@ class PontoWebReckonResultsOperator(PontoWebTask, BaseOperator):
         self.csv = csv
         self.csv_dialect = csv_dialect
         self.total_reading = total_reading
+        self.month = month
         self.pontoweb_conn_id = pontoweb_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_ahgora.assets import emit_asset_events
         from airflow_provider_ahgora.results import ResultsRead
 
         unique = _required_unique(self.task_id, self.unique)
+        try:
+            month = _check_month(self.task_id, self.month, rendered=True)
+        except AhgoraConfigError as exc:
+            raise _fail(str(exc), exc) from exc
         target = self.output_path
         if target is None or (isinstance(target, str) and not target.strip()):
             target = default_output_path(context)
@@ -796,6 +829,7 @@ class PontoWebReckonResultsOperator(PontoWebTask, BaseOperator):
         try:
             read.server = hook.settings.base_url
             counts = read.run(hook)
+            company = read.company or hook.company
         except AirflowException as exc:
             if not isinstance(exc, AhgoraError):
                 raise AirflowException(f"{self.task_id}: {exc}") from exc
@@ -814,13 +848,55 @@ class PontoWebReckonResultsOperator(PontoWebTask, BaseOperator):
             "unknown" if counts.total is None else counts.total,
             f"; {counts.duplicates} served twice, written once" if counts.duplicates else "",
         )
-        return {
+        summary = {
             "path": str(final),
             "records": counts.records,
             "csv_path": str(csv_final) if csv_final else None,
             "total": counts.total,
             "duplicates": counts.duplicates,
+            "company": company,
+            "month": month,
         }
+        self._lineage = {**summary, "unique": unique, "server": read.server, "rows_csv": None}
+        files = [final] if csv_final is None else [final, csv_final]
+        emit_asset_events(
+            context,
+            self.outlets,
+            files,
+            {
+                "month": month,
+                "company": company,
+                "unique": unique,
+                "records": counts.records,
+                "total": counts.total,
+                "duplicates": counts.duplicates,
+            },
+        )
+        return summary
+
+    # -- lineage (OpenLineage provider installed: airflow_provider_ahgora.lineage) -------------------
+
+    def _lineage_datasets(self, done: dict[str, Any]) -> tuple[list[Any], list[Any], dict[str, Any]]:
+        from airflow_provider_ahgora.lineage import file_dataset, pontoweb_dataset
+
+        reckon = pontoweb_dataset(
+            done["server"], f"reckons/{done['unique']}", done["company"], done["records"]
+        )
+        files = [file_dataset(storage_path(done["path"]), done["records"])]
+        if done["csv_path"]:
+            files.append(file_dataset(storage_path(done["csv_path"])))
+        counts = {k: done[k] for k in ("unique", "month", "company", "records", "total", "duplicates")}
+        return [reckon], files, counts
+
+    def _lineage_inputs(self) -> list[Any]:
+        from airflow_provider_ahgora.lineage import pontoweb_dataset
+
+        hook = self.get_hook()
+        try:
+            unique = _required_unique(self.task_id, self.unique)
+            return [pontoweb_dataset(hook.settings.base_url, f"reckons/{unique}", hook.company)]
+        finally:
+            hook.close()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -233,3 +233,84 @@ def subprocess_env() -> dict[str, str]:
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
+
+
+# -- scheduling on asset events -------------------------------------------------------------------
+#
+# A Dag scheduled on assets is started by the scheduler, not by dag.test: these helpers play the
+# parts of a deployment in this process, each with Airflow's own code. The Dag processor's part is
+# ``airflow dags reserialize`` (the Dags and their asset references written to the database); the
+# scheduler's is one pass of SchedulerJobRunner._create_dagruns_for_dags (what each scheduler loop
+# runs: the asset-triggered runs created from the queued events) and _start_queued_dagruns; the
+# worker's runs the run's tasks.
+
+
+def sync_dags() -> None:
+    """``airflow dags reserialize``: every Dag of the dags folder parsed and written to the database,
+    as a Dag processor does (a subprocess: the CLI, as a deployment runs it)."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "reserialize"],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def unpause(dag_id: str) -> None:
+    """A Dag scheduled on assets is queued only while it is not paused (new Dags start paused)."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        changed = session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=False))
+        assert changed.rowcount == 1, f"{dag_id} is not in the database"
+
+
+def schedule_once() -> None:
+    """One pass of the scheduler's run creation: Dag runs for the asset-triggered Dags whose queued
+    events satisfy their schedule, then the queued runs started."""
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.utils.session import create_session
+    from airflow.utils.sqlalchemy import prohibit_commit
+
+    runner = SchedulerJobRunner(job=Job(), num_runs=1)
+    with create_session() as session:
+        with prohibit_commit(session) as guard:
+            runner._create_dagruns_for_dags(guard, session)
+        runner._start_queued_dagruns(session)
+
+
+def run_tasks(dag: Any, run_id: str) -> None:
+    """Run every task of an existing Dag run, in order, in this process (a worker's part)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    for task in dag.topological_sort():
+        with create_session() as session:
+            run = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id))
+            assert run is not None
+            ti = run.get_task_instance(task.task_id, session=session)
+            assert ti is not None
+            if AIRFLOW_V_3_0_PLUS:
+                ti.state = TaskInstanceState.SCHEDULED
+                session.commit()
+                session.expunge(ti)
+        if AIRFLOW_V_3_0_PLUS:
+            from airflow.sdk.definitions.dag import _run_task
+
+            _run_task(ti=ti, task=task)
+        else:
+            with create_session() as session:
+                ti = session.merge(ti)
+                ti.task = task
+                ti.run(ignore_ti_state=True, session=session)

@@ -17,10 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
 from airflow_provider_ahgora.transforms import payroll_rows, reckon_span, time_cards
 from tests.conftest import AIRFLOW_LINE
-from tests.integration.conftest import EXAMPLES, dagbag, task_outcome
+from tests.integration.conftest import (
+    EXAMPLES,
+    dagbag,
+    run_tasks,
+    schedule_once,
+    sync_dags,
+    task_outcome,
+    unpause,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,6 +43,7 @@ DAG_IDS = {
     "rescission_reckon",
     "voors_goals",
     "monthly_closing_companies",
+    "payroll_import",
 }
 FEATURES = ["daily.punches", "daily.totals", "monthly"]  # what monthly_closing reckons
 VOORS_ORGANISATION = ("branches", "departments", "jobRoles", "jobFunctions", "horaries", "users")
@@ -252,6 +262,142 @@ def test_monthly_closing_rejected_time_card_fails_only_at_the_summary(sandbox, e
     assert summary["failed"] == 1
     assert summary["timecards_pushed"] == len(cards) - 1
     assert summary["problems"] == [f"push_timecards: 1 record(s) failed, named in {pushed['report_path']}"]
+
+
+# --------------------------------------------------------------------------------------------------
+# payroll_import: started by the scheduler on the closing's payroll event
+# --------------------------------------------------------------------------------------------------
+
+
+def consumed_events(dag_id: str) -> list[tuple[str, str, dict]]:
+    """(run id, asset URI, extra) of the events each run of ``dag_id`` consumed, as the scheduler
+    recorded them (``consumed_asset_events`` on Airflow 3, ``consumed_dataset_events`` on 2.11)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.id)).all()
+        found = []
+        for dag_run in runs:
+            events = getattr(dag_run, "consumed_asset_events", None)
+            if events is None:
+                events = dag_run.consumed_dataset_events
+            for event in events:
+                asset = getattr(event, "asset", None) or event.dataset
+                found.append((dag_run.run_id, str(dag_run.run_type), asset.uri, dict(event.extra)))
+        return found
+
+
+def test_payroll_import_is_started_by_the_closings_payroll_event(
+    sandbox, example_dags, tmp_path, monkeypatch
+):
+    """The real path, not dag.test alone: the Dags written to the database as a Dag processor does,
+    monthly_closing run, then the scheduler's own run creation starts payroll_import from the
+    payroll event, and its task reads the event's extra and picks the file up."""
+    from airflow_provider_ahgora.hooks.voors import VoorsHook
+
+    monkeypatch.setenv("AIRFLOW_VAR_AHGORA_STORAGE_BASE", str(tmp_path))  # a deployment's Variable
+    write_master_data(tmp_path, sandbox)
+    hook = VoorsHook()
+    for user in sandbox.data.voors_master_data()["users"]:  # the time cards' users, so the run is green
+        hook.upsert("users", user)
+    hook.close()
+    sync_dags()
+    unpause("payroll_import")
+    schedule_once()
+    assert consumed_events("payroll_import") == []  # no event yet: no run
+
+    when = utc(2026, 2, 1)
+    assert run(example_dags["monthly_closing"], when, storage_base=str(tmp_path)) == "success"
+    folder = tmp_path / "monthly_closing" / "2026-02-01"
+    payroll = task_outcome("monthly_closing", "payroll", when)[2]
+    if not AIRFLOW_V_3_0_PLUS:
+        # Airflow 2.11 resolves a Dag's alias schedule when it parses the Dag: the event asked the Dag
+        # processor to parse payroll_import again (now resolving the new payroll file), which it does
+        # before the scheduler can start it. Airflow 3 resolves the alias when the scheduler evaluates.
+        assert _parsing_requested_for("payroll_import.py")
+        sync_dags()
+    schedule_once()
+
+    ((run_id, run_type, uri, extra),) = consumed_events("payroll_import")
+    assert run_type.endswith("triggered")  # asset_triggered (3), dataset_triggered (2.11)
+    assert uri == (folder / "payroll.csv").as_uri()
+    assert extra == {
+        "month": "2026-01",
+        "company": sandbox.data.company,
+        "rows": payroll["rows"],
+        "failed": 0,
+        "path": str(folder / "payroll.csv"),
+    }
+    run_tasks(example_dags["payroll_import"], run_id)
+    inbox = tmp_path / "payroll_import" / "inbox" / sandbox.data.company / "2026-01" / "payroll.csv"
+    assert inbox.read_bytes() == (folder / "payroll.csv").read_bytes()
+    state, _, picked = task_outcome("payroll_import", "pick_up")
+    assert str(getattr(state, "value", state)) == "success"
+    assert picked == [
+        {"month": "2026-01", "company": sandbox.data.company, "rows": payroll["rows"], "path": str(inbox)}
+    ]
+
+    # the closing's other files: results (both) and time cards, each on its alias
+    events = {e[2]: e[3] for e in _alias_events("ahgora_reckon_results") + _alias_events("ahgora_timecards")}
+    assert set(events) == {(folder / n).as_uri() for n in ("results.jsonl", "results.csv", "timecards.jsonl")}
+    results = task_outcome("monthly_closing", "results", when)[2]
+    assert events[(folder / "results.jsonl").as_uri()] == {
+        "month": "2026-01",
+        "company": sandbox.data.company,
+        "unique": task_outcome("monthly_closing", "reckon", when)[2]["unique"],
+        "records": results["records"],
+        "total": results["total"],
+        "duplicates": 0,
+        "path": str(folder / "results.jsonl"),
+    }
+    cards = task_outcome("monthly_closing", "timecards", when)[2]
+    assert events[(folder / "timecards.jsonl").as_uri()] == {
+        "month": "2026-01",
+        "company": sandbox.data.company,
+        "cards": cards["cards"],
+        "failed": 0,
+        "path": str(folder / "timecards.jsonl"),
+    }
+
+
+def _parsing_requested_for(filename: str) -> bool:
+    """Airflow 2.11: whether a Dag processor was asked to parse ``filename`` again at once."""
+    from airflow.models.dagbag import DagPriorityParsingRequest
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return any(f.endswith(filename) for f in session.scalars(select(DagPriorityParsingRequest.fileloc)))
+
+
+def _alias_events(alias: str) -> list[tuple[str, str, str, dict]]:
+    """(source dag, source task, asset URI, extra) of every event added through ``alias``."""
+    from airflow.utils.session import create_session
+
+    try:  # Airflow 3
+        from airflow.models.asset import AssetAliasModel as Alias
+    except ImportError:  # Airflow 2.11
+        from airflow.models.dataset import DatasetAliasModel as Alias  # type: ignore[no-redef]
+    from sqlalchemy import select
+
+    with create_session() as session:
+        model = session.scalar(select(Alias).where(Alias.name == alias))
+        if model is None:
+            return []
+        events = getattr(model, "asset_events", None)
+        if events is None:
+            events = model.dataset_events
+        return [
+            (
+                e.source_dag_id,
+                e.source_task_id,
+                (getattr(e, "asset", None) or e.dataset).uri,
+                dict(e.extra),
+            )
+            for e in events
+        ]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ def test_dag_parsing_imports_of_the_operators_load_no_http_stack():
             raise AssertionError("connection looked up")
         BaseHook.get_connection = classmethod(no_lookup)
         airflow_brings_requests = "requests" in sys.modules
+        lineage_before = {m for m in sys.modules if "openlineage" in m}
 
         from airflow_provider_ahgora.operators.push import (
             PontoWebPushBatchOperator, VoorsDeleteOperator, VoorsPushOperator,
@@ -85,11 +86,18 @@ def test_dag_parsing_imports_of_the_operators_load_no_http_stack():
         PontoWebReckonOperator(task_id="d", month="01", year="2026")
         PontoWebProcessSensor(task_id="e", subunique="{{ ti.xcom_pull('a') }}")
         PontoWebReckonSensor(task_id="f", process="p")
+        from airflow_provider_ahgora.operators.read import VoorsReadOperator
+        from airflow_provider_ahgora.operators.reckon import PontoWebReckonResultsOperator
+        VoorsReadOperator(task_id="g", resource="goals", period_start="2026-01-01", period_end="2026-01-31")
+        PontoWebReckonResultsOperator(task_id="h", unique="u", month="2026-01")
         # Airflow 2.11 imports requests itself; on every line our hooks (the HTTP stack) stay unloaded
         loaded = sorted(m for m in sys.modules if m.startswith("airflow_provider_ahgora.hooks."))
         assert not loaded, loaded
         if not airflow_brings_requests:
             assert "requests" not in sys.modules
+        # OpenLineage (when installed) is imported only when its listener asks an operator for lineage
+        lineage = sorted(m for m in sys.modules if "openlineage" in m and m not in lineage_before)
+        assert not lineage, lineage
         print("ok")
         """
     )

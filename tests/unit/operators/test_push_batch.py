@@ -16,13 +16,18 @@ from typing import Any
 
 import pytest
 import responses
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, TaskDeferred
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    AssetAlias,
+    TaskDeferred,
+)
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
 from airflow_provider_ahgora.operators import push as push_mod
 from airflow_provider_ahgora.operators.push import PUSH_STATE_KEY, PontoWebPushBatchOperator
-from tests.conftest import PONTOWEB_PASSWORD
+from tests.conftest import PONTOWEB_BASE, PONTOWEB_PASSWORD, alias_events, outlet_events
 from tests.unit.operators import conftest as shared
 from tests.unit.operators.conftest import MIB, UNIQUE, FakeStateStore, monitor_body
 
@@ -1272,3 +1277,41 @@ class TestSecrets:
         assert any("***" in t or "bad password" in t for t in texts)
         for text in texts:
             assert PONTOWEB_PASSWORD not in text
+
+
+# --------------------------------------------------------------------------------------------------
+# Outlets: what was delivered, once the task succeeds
+# --------------------------------------------------------------------------------------------------
+
+
+class TestDeliveryEvents:
+    ALIAS = AssetAlias("pontoweb_cost_centers")
+
+    def test_a_settled_push_is_an_event_of_the_route_with_its_counts(self, hooks, fake, clock, tmp_path):
+        events = outlet_events()
+        ctx = {**make_context(), "outlet_events": events}
+        make_op(tmp_path, records=cost_centers(1500), outlets=[self.ALIAS]).execute(ctx)
+        host = PONTOWEB_BASE.split("://", 1)[1]
+        assert alias_events(events, self.ALIAS) == [
+            (
+                f"pontoweb://{host}/costcenter",
+                {
+                    "resource": "costcenter",
+                    "records": 1500,
+                    "sent": 1500,
+                    "failed": 0,
+                    "unconfirmed": 0,
+                    "batches": 2,
+                },
+            )
+        ]
+        assert PONTOWEB_PASSWORD not in json.dumps(alias_events(events, self.ALIAS))
+
+    def test_a_push_that_fails_emits_nothing(self, hooks, fake, clock, tmp_path):
+        fake.monitor_script[1] = [monitor_body("error", 3, 3, [{"identifier": "c00000", "message": "bad"}])]
+        events = outlet_events()
+        with pytest.raises(AirflowException):
+            make_op(tmp_path, records=cost_centers(3), outlets=[self.ALIAS]).execute(
+                {**make_context(), "outlet_events": events}
+            )
+        assert alias_events(events, self.ALIAS) == []

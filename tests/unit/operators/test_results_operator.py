@@ -18,7 +18,7 @@ import fsspec
 import pytest
 import requests
 import responses
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, Asset, AssetAlias
 
 from airflow_provider_ahgora.exceptions import AhgoraConfigError, AhgoraReadInterruptedError
 from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
@@ -29,7 +29,7 @@ from airflow_provider_ahgora.operators.reckon import (
     csv_rows,
     default_output_path,
 )
-from tests.conftest import PONTOWEB_BASE, SleepRecorder
+from tests.conftest import PONTOWEB_BASE, SleepRecorder, alias_events, outlet_events
 
 pytestmark = pytest.mark.filterwarnings("ignore:in a future version of UPath:PendingDeprecationWarning")
 
@@ -221,6 +221,8 @@ class TestHappyPath:
             "csv_path": None,
             "total": len(RECORDS),
             "duplicates": 0,
+            "company": "a000101",  # as the reconsume answered it
+            "month": None,
         }
         assert read_lines(str(target)) == RECORDS  # exactly as received, once, in order
         assert leftovers(str(target.parent)) == []
@@ -388,6 +390,67 @@ class TestCsv:
             fake.install(rsps)
             result = make_op(output_path=str(tmp_path / "out.data"), csv=True).execute(ctx())
         assert result["csv_path"] == str(tmp_path / "out.data.csv")
+
+
+class TestAssetEvents:
+    """Asset events for what was committed, on the task's aliases, only once committed."""
+
+    ALIAS = AssetAlias("reckon_results")
+
+    def test_one_event_per_file_with_the_month_the_company_and_the_counts(self, hooks, tmp_path):
+        events = outlet_events()
+        target = tmp_path / "2026-02-01" / "results.jsonl"
+        with responses.RequestsMock() as rsps:
+            FakeResults(RECORDS).install(rsps)
+            op = make_op(output_path=str(target), csv=True, month="{{ params.month }}", outlets=[self.ALIAS])
+            op.render_template_fields({"params": {"month": "2026-01"}})
+            op.execute({**ctx(), "outlet_events": events})
+        extra = {
+            "month": "2026-01",
+            "company": "a000101",
+            "unique": UNIQUE,
+            "records": len(RECORDS),
+            "total": len(RECORDS),
+            "duplicates": 0,
+        }
+        csv_path = target.with_suffix(".csv")
+        assert alias_events(events, self.ALIAS) == [
+            (target.as_uri(), {**extra, "path": str(target)}),
+            (csv_path.as_uri(), {**extra, "path": str(csv_path)}),
+        ]
+
+    def test_a_static_asset_gets_the_extra(self, hooks, tmp_path):
+        asset = Asset("s3://payroll/ahgora/results")
+        events = outlet_events()
+        with responses.RequestsMock() as rsps:
+            FakeResults(RECORDS).install(rsps)
+            make_op(output_path=str(tmp_path / "r.jsonl"), outlets=[asset]).execute(
+                {**ctx(), "outlet_events": events}
+            )
+        assert events[asset].extra["records"] == len(RECORDS)
+        assert events[asset].extra["path"] == str(tmp_path / "r.jsonl")
+
+    def test_a_failed_try_emits_nothing(self, hooks, tmp_path):
+        events = outlet_events()
+        fake = FakeResults(RECORDS)
+        fake.stolen = {2: 2}  # someone else consumed two records: the read is incomplete
+        with responses.RequestsMock() as rsps:
+            fake.install(rsps)
+            with pytest.raises(AirflowException, match="went missing"):
+                make_op(output_path=str(tmp_path / "r.jsonl"), outlets=[self.ALIAS]).execute(
+                    {**ctx(), "outlet_events": events}
+                )
+        assert alias_events(events, self.ALIAS) == []
+        assert not (tmp_path / "r.jsonl").exists()
+
+    @pytest.mark.parametrize("month", ["01/2026", "2026-13", "2026-1", "january"])
+    def test_month_is_year_dash_month(self, month):
+        with pytest.raises(AhgoraConfigError, match="YYYY-MM"):
+            make_op(month=month)
+        op = make_op(month="{{ params.m }}")  # a template is checked once rendered
+        op.month = month
+        with pytest.raises(AirflowFailException, match="YYYY-MM"):
+            op.execute(ctx())
 
 
 class TestExactlyOnce:

@@ -20,13 +20,14 @@ from typing import Any
 
 import pytest
 import responses
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, Asset, AssetAlias
 
 from airflow_provider_ahgora import voors_push as vp
 from airflow_provider_ahgora.exceptions import AhgoraConfigError
 from airflow_provider_ahgora.operators import push as push_ops
 from airflow_provider_ahgora.operators.push import VOORS_STATE_KEY, VoorsDeleteOperator, VoorsPushOperator
 from airflow_provider_ahgora.sandbox.data import make_cpf
+from tests.conftest import alias_events, outlet_events
 from tests.unit.operators import conftest as shared
 
 pytestmark = pytest.mark.filterwarnings("ignore:in a future version of UPath:PendingDeprecationWarning")
@@ -1134,3 +1135,49 @@ class TestReview:
         summary = push(changed, resource="jobRoles", max_workers=1).execute({**ctx, "ti": ti})
         assert summary["succeeded"] == 3
         assert created == ["a", "a", "b", "c"], "the human's go-ahead: sent as asked"
+
+
+# --------------------------------------------------------------------------------------------------
+# Outlets: what was delivered, once the task succeeds
+# --------------------------------------------------------------------------------------------------
+
+
+class TestDeliveryEvents:
+    ALIAS = AssetAlias("voors_users")
+
+    @responses.activate
+    def test_a_delivery_is_an_event_of_the_voors_resource_with_its_counts(self, ctx):
+        responses.add_callback(responses.POST, USERS, callback=ok_user)
+        events = outlet_events()
+        asset = Asset("hr://voors/users")
+        push([user(0), user(1)], outlets=[self.ALIAS, asset], max_failures=1).execute(
+            {**ctx, "outlet_events": events}
+        )
+        counts = {"resource": "users", "records": 2, "succeeded": 2, "failed": 0, "unconfirmed": 0}
+        assert alias_events(events, self.ALIAS) == [
+            ("voors://voors.unit.test/api/users", {**counts, "operation": "push"})
+        ]
+        assert events[asset].extra == {**counts, "operation": "push"}
+        assert TOKEN not in json.dumps(alias_events(events, self.ALIAS))
+
+    @responses.activate
+    def test_deletes_say_so(self, ctx):
+        responses.delete(f"{BASE}/timeCards", json={"data": {"message": "Registro deletado"}})
+        events = outlet_events()
+        VoorsDeleteOperator(
+            task_id="d", resource="timeCards", remote_ids=["a", "b"], outlets=[self.ALIAS]
+        ).execute({**ctx, "outlet_events": events})
+        ((uri, extra),) = alias_events(events, self.ALIAS)
+        assert (uri, extra["operation"], extra["succeeded"]) == (
+            "voors://voors.unit.test/api/timeCards",
+            "delete",
+            2,
+        )
+
+    @responses.activate
+    def test_a_push_that_fails_emits_nothing(self, ctx):
+        responses.post(USERS, status=400, json={"message": "invalid"})
+        events = outlet_events()
+        with pytest.raises(AirflowFailException):
+            push([user(0)], outlets=[self.ALIAS]).execute({**ctx, "outlet_events": events})
+        assert alias_events(events, self.ALIAS) == []

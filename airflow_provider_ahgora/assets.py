@@ -21,7 +21,7 @@ them only when the task instance succeeds: a failed or partial try emits nothing
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -100,27 +100,35 @@ def emit_asset_events(
 def emit_delivery_events(
     context: Mapping[str, Any],
     outlets: Iterable[Any] | None,
-    destination: tuple[str, str],
+    destination: Callable[[], tuple[str, str]],
     extra: Mapping[str, Any],
 ) -> list[str]:
     """Record the events of a task that delivered records to a PontoWeb route or a Voors resource:
-    aliases get one event for ``destination`` (a :func:`service_dataset` pair, whose asset URI is
-    ``<namespace>/<name>``), assets the extra. Call it only once the delivery is settled."""
-    namespace, name = destination
-    return _emit(context, outlets, [(f"{namespace}/{name}", None)], extra)
+    aliases get one event for ``destination()`` (a :func:`service_dataset` pair, whose asset URI is
+    ``<namespace>/<name>``), assets the extra. ``destination`` is called only when the task has
+    outlets to fill (naming it may need the connection). Call it only once the delivery is settled."""
+
+    def targets() -> list[tuple[str, str | None]]:
+        namespace, name = destination()
+        return [(f"{namespace}/{name}", None)]
+
+    return _emit(context, outlets, targets, extra)
 
 
 def _emit(
     context: Mapping[str, Any],
     outlets: Iterable[Any] | None,
-    targets: list[tuple[str, str | None]],
+    targets: list[tuple[str, str | None]] | Callable[[], list[tuple[str, str | None]]],
     extra: Mapping[str, Any],
 ) -> list[str]:
-    """``targets``: (asset URI, path for the extra or ``None``) of each thing committed, main first."""
+    """``targets``: (asset URI, path for the extra or ``None``) of each thing committed, main first
+    (or a function that names them, called only when there are outlets to fill)."""
     events = context.get("outlet_events")
     outlets = list(outlets or ())
     if events is None or not outlets:
         return []
+    if callable(targets):
+        targets = targets()
     from airflow.providers.common.compat.sdk import Asset, AssetAlias
 
     base = event_extra(extra)

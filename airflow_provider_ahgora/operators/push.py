@@ -413,27 +413,34 @@ class PontoWebPushBatchOperator(OpenLineageMixin, PlainStringTemplatesMixin, Pon
     def _delivered(self, context: Context, summary: Mapping[str, Any]) -> None:
         """The push is settled and the task succeeds: what was delivered, for the lineage and the
         task's outlets (:mod:`airflow_provider_ahgora.assets`)."""
-        from airflow_provider_ahgora.assets import emit_delivery_events, service_dataset
+        from airflow_provider_ahgora.assets import emit_delivery_events
+
+        counts = {k: summary[k] for k in ("resource", "records", "sent", "failed", "unconfirmed")}
+        counts["batches"] = len(summary["batches"])
+        self._lineage = {"delivered": counts["sent"] - counts["failed"], **counts}
+        emit_delivery_events(
+            context, self.outlets, lambda: self._destination(str(summary["resource"])), counts
+        )
+
+    def _destination(self, route: str) -> tuple[str, str]:
+        """The route of this connection's PontoWeb host (and company), as the events and the lineage
+        name it (:func:`airflow_provider_ahgora.assets.service_dataset`); reads the connection, so it
+        is only asked for when an event or the lineage needs it."""
+        from airflow_provider_ahgora.assets import service_dataset
 
         hook = self.get_hook()
         try:
-            destination = service_dataset(
-                "pontoweb", hook.settings.base_url, str(summary["resource"]), hook.company
-            )
+            return service_dataset("pontoweb", hook.settings.base_url, route, hook.company)
         finally:
             hook.close()
-        counts = {k: summary[k] for k in ("resource", "records", "sent", "failed", "unconfirmed")}
-        counts["batches"] = len(summary["batches"])
-        self._lineage = {"destination": destination, "delivered": counts["sent"] - counts["failed"], **counts}
-        emit_delivery_events(context, self.outlets, destination, counts)
 
     # -- lineage (OpenLineage provider installed: airflow_provider_ahgora.lineage) ---------------------
 
     def _lineage_datasets(self, done: dict[str, Any]) -> tuple[list[Any], list[Any], dict[str, Any]]:
         from airflow_provider_ahgora.lineage import Dataset, records_dataset
 
-        counts = {k: v for k, v in done.items() if k not in ("destination", "delivered")}
-        namespace, name = done["destination"]
+        counts = {k: v for k, v in done.items() if k != "delivered"}
+        namespace, name = self._destination(str(done["resource"]))
         route = Dataset(namespace, name, rows=max(done["delivered"], 0))
         return records_dataset(self.records, done["records"]), [route], counts
 
@@ -654,7 +661,7 @@ class _VoorsBatchOperator(OpenLineageMixin, PlainStringTemplatesMixin, BaseOpera
         counts = {k: summary[k] for k in ("resource", "records", "succeeded", "failed", "unconfirmed")}
         counts["operation"] = self._doing
         self._lineage = {"destination": destination, **counts}
-        emit_delivery_events(context, self.outlets, destination, counts)
+        emit_delivery_events(context, self.outlets, lambda: destination, counts)
 
     # -- lineage (OpenLineage provider installed: airflow_provider_ahgora.lineage) ---------------------
 

@@ -34,7 +34,7 @@ from airflow_provider_ahgora.operators.push import (
     VoorsDeleteOperator,
     VoorsPushOperator,
 )
-from airflow_provider_ahgora.runs import run_folder
+from airflow_provider_ahgora.runs import run_folder, storage_base
 from airflow_provider_ahgora.sensors.process import PontoWebProcessSensor
 
 #: Voors resources known by Voors' own id: matched by remoteId before pushing (no duplicates).
@@ -68,7 +68,7 @@ with DAG(
     @task(multiple_outputs=True, retries=0)
     def plan(**context: Any) -> dict[str, str]:
         folder = run_folder(context)
-        source = context["params"]["source"] or f"{folder.rsplit('/', 2)[0]}/master_data"
+        source = context["params"]["source"] or f"{storage_base(context)}/master_data"
         return {"source": source.rstrip("/"), "folder": folder}
 
     sync: Any = plan()  # an XComArg: sync["folder"] is the plan's "folder" at run time

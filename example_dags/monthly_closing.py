@@ -50,7 +50,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_ahgora.assets import emit_asset_events
 from airflow_provider_ahgora.operators.push import VoorsPushOperator
 from airflow_provider_ahgora.operators.reckon import PontoWebReckonOperator, PontoWebReckonResultsOperator
-from airflow_provider_ahgora.runs import month_to_close, run_folder
+from airflow_provider_ahgora.runs import month_to_close, run_folder, storage_base
 
 try:  # Airflow 3
     from airflow.sdk import CronTriggerTimetable
@@ -107,7 +107,6 @@ with DAG(
         # an Airflow 3 manual run without one: before the day it was triggered)
         closing = month_to_close(context, params["month"])
         folder = run_folder(context)  # <storage base>/monthly_closing/<ds or run id>
-        base = folder.rsplit("/", 2)[0]
         employees = params["employees"] or Variable.get("ahgora_employees", "")
         return {
             "month": closing.month,
@@ -115,7 +114,7 @@ with DAG(
             "competence": closing.competence,
             "folder": folder,
             "results": f"{folder}/results.jsonl",
-            "employees": employees or f"{base}/master_data/employees.csv",
+            "employees": employees or f"{storage_base(context)}/master_data/employees.csv",
         }
 
     # [END howto_month_to_close]

@@ -90,7 +90,7 @@ with DAG(
         """One small dict per company, the input of the mapped task group: its code, connections,
         month and folders (never data: XCom is no storage)."""
         from airflow_provider_ahgora.companies import COMPANIES_VARIABLE, parse_companies
-        from airflow_provider_ahgora.runs import month_to_close, run_folder
+        from airflow_provider_ahgora.runs import month_to_close, run_folder, storage_base
 
         params = context["params"]
         try:
@@ -99,7 +99,7 @@ with DAG(
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from None
         run = run_folder(context)  # <storage base>/monthly_closing_companies/<ds or run id>
-        base = run.rsplit("/", 2)[0]
+        base = storage_base(context)
         return [
             {
                 **company.as_dict(),

@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_ahgora.runs import STORAGE_VARIABLE, ClosingMonth, month_to_close, run_date, run_folder
+from airflow_provider_ahgora.runs import (
+    STORAGE_VARIABLE,
+    ClosingMonth,
+    month_to_close,
+    run_date,
+    run_folder,
+    storage_base,
+)
 
 UTC = timezone.utc
 
@@ -94,6 +101,7 @@ def test_the_folder_is_named_for_ds_or_for_the_run_id(monkeypatch):
     dated = context(datetime(2026, 2, 1, 6, tzinfo=UTC))
     dated["params"] = {"storage_base": "s3://payroll/ahgora/"}
     assert run_folder(dated) == "s3://payroll/ahgora/monthly_closing/2026-02-01"
+    assert storage_base(dated) == "s3://payroll/ahgora"  # where master_data is, no trailing "/"
     # no logical date: the run id, with what a path cannot hold replaced
     undated = context(None, run_after=datetime(2026, 11, 29, tzinfo=UTC))
     assert run_folder(undated) == (
@@ -101,3 +109,4 @@ def test_the_folder_is_named_for_ds_or_for_the_run_id(monkeypatch):
     )
     monkeypatch.setenv(f"AIRFLOW_VAR_{STORAGE_VARIABLE.upper()}", "gs://bucket/base")
     assert run_folder(undated).startswith("gs://bucket/base/monthly_closing/manual__")
+    assert storage_base(undated) == "gs://bucket/base"

@@ -58,17 +58,15 @@ import contextlib
 import json
 import math
 import os
-import shlex
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
+
+import _common
+from _common import SandboxServer, task_context
 
 #: Set to WARNING unless given, so that the output is the figures only (the operators log a line per
 #: batch, and Voors a progress line every 10%).
@@ -77,28 +75,13 @@ LOG_LEVEL = "AIRFLOW__LOGGING__LOGGING_LEVEL"
 COUNTED = ("POST /costcenter", "GET /process", "POST /voors/users")
 
 
-class _Server:
-    """A running sandbox: the Airflow connection variables, its request counters and its CPU."""
-
-    def __init__(self, env: dict[str, str], control: str, pid: int | None = None) -> None:
-        self.env = env
-        self.control = control
-        self.pid = pid
-
-    def cpu(self) -> float:
-        """CPU seconds the sandbox process has used (user and system; 0 when it runs in this process)."""
-        if self.pid is None:
-            return 0.0
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+class _Server(SandboxServer):
+    """A running sandbox, with the requests of the :data:`COUNTED` routes it answered."""
 
     def calls(self) -> dict[str, int]:
-        with urllib.request.urlopen(f"{self.control}/faults", timeout=10) as answer:  # noqa: S310 - loopback
-            faults = json.load(answer)
         return {
             f"{f['method']} {f['path']}": int(f["calls"])
-            for f in faults
+            for f in self.call("GET", "/faults")
             if f["kind"] == "latency" and not f["delay"]
         }
 
@@ -111,28 +94,11 @@ def _fault_specs(latency: float) -> list[dict[str, Any]]:
 @contextlib.contextmanager
 def sandbox_process(latency: float) -> Iterator[_Server]:
     """``python -m airflow_provider_ahgora.sandbox`` in a subprocess, stopped (SIGTERM) on exit."""
-    cmd = [sys.executable, "-m", "airflow_provider_ahgora.sandbox", "--employees", "5", "--push-speed", "inf"]
+    options = ["--employees", "5", "--push-speed", "inf"]
     for spec in _fault_specs(latency):
-        cmd += ["--fault", json.dumps(spec)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # noqa: S603
-    try:
-        env: dict[str, str] = {}
-        base = ""
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("Ahgora sandbox listening on "):
-                base = line.split()[-1]
-            elif line.startswith("export "):
-                name, _, value = line[len("export ") :].strip().partition("=")
-                env[name] = shlex.split(value)[0]
-            elif line.startswith("Press Ctrl-C"):
-                break
-        if not base or not env:
-            raise RuntimeError(f"the sandbox did not start (exit code {proc.poll()})")
-        yield _Server(env, f"{base}/_sandbox", proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        options += ["--fault", json.dumps(spec)]
+    with _common.sandbox_process(*options) as server:
+        yield _Server(server.env, server.control, server.pid)
 
 
 @contextlib.contextmanager
@@ -145,22 +111,6 @@ def sandbox_thread(latency: float) -> Iterator[_Server]:
         for spec in _fault_specs(latency):
             sb.faults.add(Fault.from_spec(spec))
         yield _Server(sb.airflow_env(), sb.control_url)
-
-
-class _TI(SimpleNamespace):
-    def __init__(self, task_id: str) -> None:
-        super().__init__(dag_id="bench", run_id="bench", task_id=task_id, map_index=-1, try_number=1)
-
-    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
-        pass
-
-
-class _Store(dict):
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self[key] = json.loads(json.dumps(value))
-
-    def delete(self, key: str) -> None:
-        self.pop(key, None)
 
 
 def cost_centers(n: int) -> list[dict[str, str]]:
@@ -242,7 +192,7 @@ def pontoweb(server: _Server, records: list[dict[str, str]], max_workers: int) -
         report_path=os.path.join(tempfile.mkdtemp(prefix="ahgora-bench-"), "failures.jsonl"),
     )
     op.phases.clear()
-    context: Any = {"ti": _TI("push_cost_centers"), "task_state_store": _Store()}
+    context: Any = task_context("push_cost_centers")
     summary, times = _measured(server, op.execute, context)
     after = server.calls()
     pushes = after["POST /costcenter"] - before["POST /costcenter"]
@@ -290,7 +240,7 @@ def voors(server: _Server, records: list[dict[str, Any]], max_workers: int) -> d
         max_workers=max_workers,
         report_path=os.path.join(tempfile.mkdtemp(prefix="ahgora-bench-"), "failures.jsonl"),
     )
-    context: Any = {"ti": _TI("push_users"), "task_state_store": _Store()}
+    context: Any = task_context("push_users")
     with _timed_voors() as phases:
         summary, times = _measured(server, op.execute, context)
     calls = server.calls()["POST /voors/users"] - before

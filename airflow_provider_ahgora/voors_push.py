@@ -507,6 +507,8 @@ class Deletes(_Kind):
         try:
             call()
         except AhgoraTransientError as exc:
+            if isinstance(exc, AhgoraWrongEndpointError):
+                raise  # a redirect answers a repeat the same way (the hook never repeats one)
             if self.missing_ok or not exc.may_have_been_processed:
                 raise
             try:

@@ -165,8 +165,10 @@ def check_processes(processes: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _fatal(exc: BaseException) -> bool:
-    """Ends the whole wait: the connection's problem, not one poll's."""
+def ends_the_wait(exc: BaseException) -> bool:
+    """Ends the whole wait: the connection's problem, not one poll's (credentials, permission, a
+    wrong endpoint or a redirect, which are transient for a single call but answer every poll the
+    same). The one rule for every waiter: watches, triggers, sensors, the reckon operator."""
     return isinstance(
         exc, (AhgoraAuthError, AhgoraPermissionError, AhgoraWrongEndpointError, AhgoraConfigError)
     )
@@ -230,7 +232,7 @@ class ReckonWatch:
 
     def _take(self, outcome: ReckonStatus | BaseException) -> Round:
         self.polls += 1
-        if isinstance(outcome, AhgoraTransientError):
+        if isinstance(outcome, AhgoraTransientError) and not ends_the_wait(outcome):
             self.failed(outcome)
             return Round(False, False)
         if isinstance(outcome, BaseException):
@@ -387,7 +389,7 @@ class ProcessWatch:
         """Take one poll's answer or failure for ``track``; returns whether it moved. Raises what ends
         the whole wait (credentials, permission, wrong endpoint, configuration)."""
         if isinstance(outcome, BaseException):
-            if _fatal(outcome) or not isinstance(outcome, Exception):
+            if ends_the_wait(outcome) or not isinstance(outcome, Exception):
                 raise outcome
             if isinstance(outcome, AhgoraTransientError):
                 track.last_failure = str(outcome)

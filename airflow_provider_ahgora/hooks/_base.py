@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import heapq
 import html
 import ipaddress
@@ -206,6 +207,12 @@ _WITHHELD = (
     f"{MIN_MASKABLE} characters, too short to be masked out of it reliably; use a longer one]"
 )
 _SPACES = re.compile(r"\s+")
+#: A URL's query string in a library's error text (urllib3 quotes the whole URL: a goals filter's
+#: e-mail, personal data): messages carry paths only.
+_QUERY = re.compile(r"\?[^\s'\")]*")
+#: What may follow a secret the server cut short at the end of its text: closing quotes, brackets,
+#: an ellipsis, punctuation, spaces.
+_CLOSERS = re.compile(r"[\s\"'`}\])>.,;:!\u2026]*\Z")
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -235,8 +242,6 @@ def secret_forms(secret: str) -> set[str]:
     return {f for f in forms if f}
 
 
-#: HTML's named references for the characters a server escapes by name.
-_HTML_NAMES = {"&": ("amp",), "<": ("lt",), ">": ("gt",), '"': ("quot",), "'": ("apos",), "\xa0": ("nbsp",)}
 #: JSON's two-character escapes.
 _JSON_SHORT = {
     '"': '\\"',
@@ -248,33 +253,48 @@ _JSON_SHORT = {
     "\r": "\\r",
     "\t": "\\t",
 }
-#: The most characters one character of a secret can take in any form :func:`secret_pattern` knows
-#: (``&#x`` + up to 3 zeros + 6 hex digits + ``;``; a surrogate pair; four ``%XX``).
-_LONGEST_CHAR_FORM = 14
 #: The first character of every escaped form of a character (JSON, URL, HTML, a form's space).
 _ESCAPE_STARTS = "\\%&+"
 
 
-def _char_pattern(char: str) -> str:
-    """A regular expression for one character in any of its forms: itself, a JSON ``\\uXXXX``
-    (a surrogate pair above the BMP) or short escape, its UTF-8 bytes percent-encoded, ``+`` for a
-    space, an HTML numeric reference (decimal or hex, up to 3 leading zeros) or named one."""
+@functools.cache
+def _html_names() -> dict[str, tuple[str, ...]]:
+    """Every HTML named reference of one character (``&ccedil;``, ``&atilde;``, PHP's
+    ``htmlentities``), with and without its ``;`` as HTML allows, by the character."""
+    from html.entities import html5
+
+    names: dict[str, list[str]] = {}
+    for name, value in html5.items():
+        if len(value) == 1:
+            names.setdefault(value, []).append(name)
+    return {char: tuple(sorted(found, key=len, reverse=True)) for char, found in names.items()}
+
+
+@functools.cache
+def _char_pattern(char: str) -> tuple[str, int]:
+    """A regular expression for one character in any of its forms, and the longest of them: itself, a
+    JSON ``\\uXXXX`` (a surrogate pair above the BMP) or short escape, a backslash before it (PHP's
+    ``addslashes``, JavaScript), its UTF-8 bytes percent-encoded, ``+`` for a space, an HTML numeric
+    reference (decimal or hex, up to 3 leading zeros) or any of its named ones."""
     code = ord(char)
-    options = [re.escape(char)]
+    forms = [char]
     if code > 0xFFFF:
         high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
-        options.append(re.escape(f"\\u{high:04x}\\u{low:04x}"))
+        forms.append(f"\\u{high:04x}\\u{low:04x}")
     else:
-        options.append(re.escape(f"\\u{code:04x}"))
+        forms.append(f"\\u{code:04x}")
     if char in _JSON_SHORT:
-        options.append(re.escape(_JSON_SHORT[char]))
-    options.append(re.escape("".join(f"%{b:02x}" for b in char.encode("utf-8"))))
+        forms.append(_JSON_SHORT[char])
+    if not char.isalnum():
+        forms.append("\\" + char)
+    forms.append("".join(f"%{b:02x}" for b in char.encode("utf-8")))
     if char == " ":
-        options.append(re.escape("+"))
-    options.append(f"&#0{{0,3}}{code};")
-    options.append(f"&#x0{{0,3}}{code:x};")
-    options.extend(f"&{name};" for name in _HTML_NAMES.get(char, ()))
-    return "(?:" + "|".join(options) + ")"
+        forms.append("+")
+    forms.extend(f"&{name}" for name in _html_names().get(char, ()))
+    options = [re.escape(form) for form in dict.fromkeys(forms)]
+    options += [f"&#0{{0,3}}{code};", f"&#x0{{0,3}}{code:x};"]
+    longest = max(max(len(form) for form in forms), len(f"&#x000{code:x};"), len(f"&#000{code};"))
+    return "(?:" + "|".join(options) + ")", longest
 
 
 def secret_pattern(secret: str) -> str:
@@ -282,7 +302,37 @@ def secret_pattern(secret: str) -> str:
     the escapes servers use: each character as itself or escaped as JSON, URL or HTML escapes it,
     whichever encoder the server's framework has (Go's HTML-safe JSON, Jinja's ``&#39;``, PHP's
     ``\\/``, a form's ``+``)."""
-    return "".join(_char_pattern(char) for char in secret)
+    return "".join(_char_pattern(char)[0] for char in secret)
+
+
+def _pattern_longest(secret: str) -> int:
+    """The most characters an occurrence of :func:`secret_pattern` can take."""
+    return sum(_char_pattern(char)[1] for char in secret)
+
+
+def basic_authorization(login: str, password: str) -> str:
+    """The ``Authorization`` header value of HTTP Basic credentials: ``login:password`` in latin-1
+    when it can be (as ``requests`` and most servers do), else in UTF-8 (RFC 7617's charset), base64.
+    The scrubber masks both (:meth:`SecretScrubber.for_basic`)."""
+    pair = f"{login}:{password}"
+    try:
+        raw = pair.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = pair.encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def check_header_value(value: str, what: str, where: str) -> None:
+    """Refuse, before any request, a value that cannot be sent in an HTTP header: a character outside
+    latin-1 or a control character (a token pasted with a line break inside it). The message names
+    the position, never the value."""
+    for index, char in enumerate(value):
+        if ord(char) > 0xFF or ord(char) < 0x20 or ord(char) == 0x7F:
+            kind = "a control character" if ord(char) <= 0xFF else "a character outside latin-1"
+            raise AhgoraConfigError(
+                f"{where}: the {what} holds {kind} at position {index + 1}, which an HTTP header cannot "
+                f"carry. Paste the {what} again, without line breaks or spaces inside it."
+            )
 
 
 class SecretScrubber:
@@ -324,7 +374,7 @@ class SecretScrubber:
         self._lowered = tuple(f.lower() for f in self._forms)
         maskable = sorted({x for x in secrets_seen if len(x) >= MIN_MASKABLE}, key=lambda x: (-len(x), x))
         self._longest = max(
-            [len(f) for f in self._forms[:1]] + [_LONGEST_CHAR_FORM * len(x) for x in maskable[:1]], default=0
+            [len(f) for f in self._forms[:1]] + [_pattern_longest(x) for x in maskable], default=0
         )
         alternatives = [secret_pattern(x) for x in maskable] + [re.escape(f) for f in self._forms]
         # a lookahead for the characters an occurrence can start with lets the engine skip the rest
@@ -340,7 +390,7 @@ class SecretScrubber:
         secrets: list[str | None] = [password]
         if password:
             pair = f"{login or ''}:{password}"
-            # requests encodes Basic credentials as latin-1 when it can; a server may decode UTF-8
+            # basic_authorization encodes latin-1 when it can, else UTF-8; a server may decode either
             for encoding in ("latin-1", "utf-8"):
                 try:
                     token = base64.b64encode(pair.encode(encoding)).decode("ascii")
@@ -415,15 +465,18 @@ class SecretScrubber:
         return "".join(out)
 
     def _mask_cut_tail(self, text: str) -> str:
-        """A secret the server itself cut short at the end of its text (``...password: s3cr``)."""
-        lowered = text.rstrip().lower()
-        if not lowered:
+        """A secret the server itself cut short at the end of its text (``...password: s3cr``), also
+        when closing quotes, brackets or an ellipsis follow the cut (``{"detail": "...: s3cr"}``)."""
+        end = _CLOSERS.search(text, max(0, len(text) - 64)).start()  # type: ignore[union-attr]  # always matches
+        head = text[:end]
+        if not head:
             return text
-        last = lowered[-1]
-        for form in self._lowered:
-            for size in range(min(len(form) - 1, len(lowered)), MIN_MASKABLE - 1, -1):
-                if form[size - 1] == last and lowered.endswith(form[:size]):
-                    return text.rstrip()[: len(lowered) - size] + MASK
+        last = head[-1].casefold()
+        for form in self._forms:
+            for size in range(min(len(form) - 1, len(head)), MIN_MASKABLE - 1, -1):
+                # compared slice by slice: lowering the whole text can change its length ('İ')
+                if form[size - 1].casefold() == last and head[-size:].casefold() == form[:size].casefold():
+                    return head[:-size] + MASK + text[end:]
         return text
 
 
@@ -475,6 +528,16 @@ def _shutdown(sock: Any) -> None:
         # the plain socket's shutdown, also for an SSLSocket: it wakes a blocked read at once
         with contextlib.suppress(OSError):
             socket.socket.shutdown(raw, socket.SHUT_RDWR)
+
+
+def _bound_by_what_remains(sock: Any, call: _Call, conn: Any) -> None:
+    """The socket's timeout set to what remains of the call's deadline (it bounds a TLS handshake,
+    which the watchdog cannot cut); none left: fail as a connect timeout (nothing was sent)."""
+    remaining = call.remaining()
+    if remaining <= 0:
+        raise ConnectTimeoutError(conn, f"the {call.timeout:g} s deadline passed while connecting")
+    with contextlib.suppress(OSError):
+        sock.settimeout(remaining)
 
 
 class _Watchdog:
@@ -664,7 +727,17 @@ class _DeadlineConnectionMixin:
         call.tracked = True
         sock = self._connect_within(call)
         _WATCHDOG.attach(call, self, sock)
+        _bound_by_what_remains(sock, call, self)
         return sock
+
+    def _tunnel(self) -> None:
+        # a proxy's CONNECT ate part of the deadline: the TLS handshake that follows gets what remains
+        # (the watchdog holds the plain socket, which TLS detaches, so the socket's own timeout is
+        # what bounds the handshake)
+        super()._tunnel()  # type: ignore[misc]
+        call = _current_call()
+        if call is not None and self.sock is not None:
+            _bound_by_what_remains(self.sock, call, self)
 
     def _connect_within(self, call: _Call) -> Any:
         if call.remaining() <= 0:
@@ -708,6 +781,12 @@ class _DeadlineConnectionMixin:
                 # http.client would connect while sending the request: connect first, so that a
                 # failure to connect is never taken for a request the server may have got
                 self.connect()  # type: ignore[attr-defined]
+            if call.expired or call.remaining() <= 0:
+                # connected (a slow TLS handshake, a proxy tunnel) only once the deadline passed:
+                # nothing of the request has left
+                raise ConnectTimeoutError(
+                    self, f"the {call.timeout:g} s deadline passed before the request was sent"
+                )
             call.sent = True
             # kept alive, or wrapped in TLS since it was connected
             _WATCHDOG.attach(call, self, self.sock)
@@ -1087,7 +1166,9 @@ class AhgoraRestHook(BaseHook):
                 session.mount("http://", _DeadlineAdapter())
                 session.headers.update(settings.headers)
                 if settings.auth is not None:
-                    session.auth = settings.auth
+                    # our own header, not requests' auth (which encodes latin-1 only and raises with
+                    # the password in its exception otherwise)
+                    session.headers["Authorization"] = basic_authorization(*settings.auth)
                 # The proxy and CA-bundle environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, ...)
                 # is read once here instead of on every request (requests' trust_env scans the
                 # environment per call: ~0.3-0.6 ms, a third of the client's CPU in bulk pushes).
@@ -1149,10 +1230,22 @@ class AhgoraRestHook(BaseHook):
         response: requests.Response | None = None
         raw = b""
         failure: AhgoraError | None = None
+        refused: AhgoraConfigError | None = None
+        try:
+            prepared = _prepare(session, method, url, params, data, sent_headers)
+        except (requests.exceptions.RequestException, UnicodeError, ValueError) as exc:
+            # refused while being built (a header value, a URL): nothing left, and repeating it would
+            # be refused again; raised below, outside this block, so that ``exc`` is not its context
+            refused = AhgoraConfigError(
+                f"{self.service_name} {method} {path}: the request could not be built "
+                f"({type(exc).__name__}: {self._scrub(str(exc), limit=QUOTE_LIMIT)}); nothing was sent"
+            )
+        if refused is not None:
+            raise refused
         try:
             try:
                 response = session.send(
-                    _prepare(session, method, url, params, data, sent_headers),
+                    prepared,
                     # connect (each connection gets what remains of the deadline: see
                     # _DeadlineConnectionMixin), and each read; the watchdog and the chunk loop bound
                     # the whole call
@@ -1172,6 +1265,11 @@ class AhgoraRestHook(BaseHook):
                 # raised below, not here: raised in this block it would keep ``exc`` as its
                 # __context__, and ``exc`` holds the request (its Authorization header)
                 failure = self._wire_error(method, path, exc, call)
+            except (UnicodeError, ValueError) as exc:
+                # http.client refusing a header while sending: its text may quote the value
+                failure = self._connection_error(
+                    method, path, "the request could not be sent", exc, call.may_have_been_processed(False)
+                )
         finally:
             _local.call = None
             _WATCHDOG.finish(call)
@@ -1268,7 +1366,7 @@ class AhgoraRestHook(BaseHook):
     ) -> AhgoraConnectionError:
         # the underlying error is quoted (masked, then shortened) rather than chained: it is the only
         # place a library could have put something we did not choose to show
-        detail = self._scrub(str(exc), limit=QUOTE_LIMIT)
+        detail = self._scrub(_QUERY.sub("?...", str(exc)), limit=QUOTE_LIMIT)
         err = AhgoraConnectionError(
             f"{reason} ({type(exc).__name__}: {detail})", method=method, url=path, service=self.service_name
         )

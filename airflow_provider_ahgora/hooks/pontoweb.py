@@ -125,6 +125,11 @@ class PontoWebHook(AhgoraRestHook):
                 f"{'is' if ' and ' not in missing else 'are'} empty. Set the service user's login and "
                 "password."
             )
+        if ":" in conn.login:
+            raise AhgoraConfigError(
+                f"{where}: the login holds ':', which HTTP Basic auth cannot carry (the server would read "
+                "the login up to it). Use the service user's login as PontoWeb shows it."
+            )
         company = get_extra(extras, "pontoweb", "company")
         scrubber = SecretScrubber.for_basic(conn.login, conn.password)
         mask(conn.password)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -13,6 +14,7 @@ from airflow_provider_ahgora.exceptions import (
     AhgoraConfigError,
     AhgoraNotFoundError,
     AhgoraPermissionError,
+    AhgoraTransientError,
     AhgoraValidationError,
 )
 from airflow_provider_ahgora.hooks._base import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # re-exported
@@ -23,6 +25,7 @@ from airflow_provider_ahgora.hooks._base import (
     SecretScrubber,
     WireSettings,
     build_base_url,
+    check_header_value,
     field_behaviour,
     form_widgets,
     mask,
@@ -38,17 +41,23 @@ if TYPE_CHECKING:
 
 DEFAULT_GOALS_PAGE = 100
 #: What the ``status`` of a Voors answer's body says when the request failed, or succeeded.
-_FAILED_WORDS = frozenset({"error", "fail", "failed", "failure"})
-_SUCCESS_WORDS = frozenset({"success", "ok"})
+_FAILED_WORDS = frozenset({"error", "fail", "failed", "failure", "erro", "falha", "falhou"})
+_SUCCESS_WORDS = frozenset({"success", "ok", "sucesso"})
+_HTTP_CODE = re.compile(r"[1-5][0-9]{2}(?:\.0+)?")
 
 
 def _http_code(value: Any) -> int | None:
-    """The ``code`` of a Voors answer's body as an HTTP status (``"201"`` or ``201``), else None."""
+    """The ``code`` of a Voors answer's body as an HTTP status (``"201"``, ``201``, ``201.0``), else
+    None (another kind of code, or not a code at all)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    return value if isinstance(value, int) and 100 <= value <= 599 else None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        return value if 100 <= value <= 599 else None
+    if isinstance(value, str) and _HTTP_CODE.fullmatch(value.strip()):
+        return int(value.strip().split(".")[0])
+    return None
 
 
 #: The filters of ``GET /goals`` (seed 004), by their wire names.
@@ -123,6 +132,7 @@ class VoorsHook(AhgoraRestHook):
         token = (conn.password or "").strip()
         if not token:
             raise AhgoraConfigError(f"{where} has no API token: set it in the API token (Password) field.")
+        check_header_value(token, "API token", where)
         timeout = resolve_timeout(self.timeout_override, conn.extra_dejson or {}, "voors", where)
         scrubber = SecretScrubber.for_token(token)
         mask(token)
@@ -150,8 +160,10 @@ class VoorsHook(AhgoraRestHook):
         if not isinstance(body, Mapping):
             return
         word = body.get("status")
-        word = word.strip().lower() if isinstance(word, str) else None
         code = _http_code(body.get("code"))
+        if code is None:
+            code = _http_code(word)  # {"status": 400}
+        word = word.strip().lower() if isinstance(word, str) else None
         failed = word in _FAILED_WORDS
         refused = code is not None and code >= 400
         if not failed and not refused:
@@ -164,7 +176,11 @@ class VoorsHook(AhgoraRestHook):
                 "is unknown",
                 response.status_code,
             )
-        raise self._map_error(method, path, response, body, raw, status=code if refused else 400)
+        error = self._map_error(method, path, response, body, raw, status=code if refused else 400)
+        if isinstance(error, AhgoraTransientError):
+            # a 2xx said one thing and the body another: whether Voors acted is not known
+            error.may_have_been_processed = True
+        raise error
 
     def _is_api_error(self, body: Any) -> bool:
         """Voors documents its error codes but not the shape of every error body (its 404 is not

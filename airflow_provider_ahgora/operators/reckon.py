@@ -556,6 +556,10 @@ class PontoWebReckonOperator(PontoWebTask, BaseOperator):
         try:
             return hook.get_reckon_status(process)
         except AhgoraTransientError as exc:
+            from airflow_provider_ahgora.watches import ends_the_wait
+
+            if ends_the_wait(exc):
+                raise
             self.log.warning("PontoWeb reckon %s: status call failed (%s).", process, exc)
             return None
 

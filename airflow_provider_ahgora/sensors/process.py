@@ -218,6 +218,10 @@ class PontoWebProcessSensor(BaseSensorOperator):
         try:
             status = self.hook.get_process(unique=unique, subunique=subunique)
         except AhgoraTransientError as exc:
+            from airflow_provider_ahgora.watches import ends_the_wait
+
+            if ends_the_wait(exc):
+                raise
             self.log.warning(
                 "PontoWeb process %s: monitor call failed (%s); not fatal, will poke again", label, exc
             )

@@ -118,6 +118,10 @@ class PontoWebReckonSensor(BaseSensorOperator):
         try:
             watch.observe(self.hook.get_reckon_status(process))
         except AhgoraTransientError as exc:
+            from airflow_provider_ahgora.watches import ends_the_wait
+
+            if ends_the_wait(exc):
+                raise
             self.log.warning(
                 "PontoWeb reckon %s: status call failed (%s); not fatal, will poke again", process, exc
             )

@@ -5,6 +5,7 @@ Real sockets on 127.0.0.1; every server stops by itself (tests/unit/hooks/confte
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
@@ -548,3 +549,250 @@ def test_a_deadline_passing_after_the_answer_cannot_cut_the_pooled_connection(fa
     for _ in range(5):
         assert hook.get_reckon_status("p").status == "processing"
     assert server.connections == 1
+
+
+# ==================================================================================================
+# A second review of the wire layer (each test failed before its fix)
+# ==================================================================================================
+
+
+def _pipe(a: socket.socket, b: socket.socket, stop: threading.Event) -> None:
+    try:
+        while not stop.is_set():
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (a, b):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _slow_connect_proxy(stop: threading.Event, tunnel_seconds: float, origin_port: int | None) -> int:
+    """An HTTPS proxy on 127.0.0.1 whose CONNECT takes ``tunnel_seconds``; then it relays to the
+    origin after 0.4 s more (a slow handshake), or, without one, says nothing (no ServerHello)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(5)
+    srv.settimeout(0.2)
+
+    def run() -> None:
+        conns = []
+        end = time.monotonic() + MAX_SECONDS
+        while not stop.is_set() and time.monotonic() < end:
+            try:
+                client, _ = srv.accept()
+            except OSError:
+                continue
+            conns.append(client)
+            client.recv(65536)  # the CONNECT request
+            stop.wait(tunnel_seconds)
+            try:
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            except OSError:
+                continue
+            if origin_port is not None:
+                stop.wait(0.4)
+                origin = socket.create_connection(("127.0.0.1", origin_port))
+                threading.Thread(target=_pipe, args=(client, origin, stop), daemon=True).start()
+                threading.Thread(target=_pipe, args=(origin, client, stop), daemon=True).start()
+        for client in conns:
+            client.close()
+        srv.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return srv.getsockname()[1]
+
+
+def _through_proxy(monkeypatch, port: int) -> None:
+    for var in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+
+
+def test_connected_only_after_the_deadline_is_not_processed(
+    fake_server, monkeypatch, tls_files, tls_server_context
+):
+    """A connection ready only once the deadline passed (a slow tunnel, then a slow handshake): the
+    reckon start never left, so it is not processed (was True: a human asked to check for a paid
+    duplicate that could not exist)."""
+    origin = fake_server(json_answer(200, {"process": "p"}), tls=tls_server_context)
+    stop = threading.Event()
+    try:
+        _through_proxy(monkeypatch, _slow_connect_proxy(stop, 0.9, int(origin.url.rsplit(":", 1)[1])))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_files[0])
+        point_pontoweb_at(monkeypatch, origin.url)
+        hook = PontoWebHook(retry_limit=0, timeout=1)
+        hook.sleep = SleepRecorder()
+        with pytest.raises(AhgoraConnectionError) as info:
+            hook.start_reckon(START)
+        time.sleep(0.3)
+        assert origin.requests == []
+        assert info.value.may_have_been_processed is False
+    finally:
+        stop.set()
+
+
+def test_the_tls_handshake_after_a_proxy_tunnel_is_under_the_deadline(monkeypatch):
+    """The tunnel took most of the deadline and the origin never answers the handshake: the call
+    ends near its deadline (it took 1.9 s for 1 s: the handshake got the whole timeout again)."""
+    stop = threading.Event()
+    try:
+        _through_proxy(monkeypatch, _slow_connect_proxy(stop, 0.9, None))
+        point_pontoweb_at(monkeypatch, "https://api.example.invalid")
+        hook = PontoWebHook(retry_limit=0, timeout=1)
+        hook.sleep = SleepRecorder()
+        started = time.monotonic()
+        with pytest.raises(AhgoraConnectionError) as info:
+            hook.get_reckon_status("p")
+        assert time.monotonic() - started < 1.6
+        assert info.value.may_have_been_processed is False
+    finally:
+        stop.set()
+
+
+@pytest.mark.parametrize("secret", ["pw-S3cr\u20act-7d1f0e", "senha-\u4e2d\u6587-7d1f"])
+def test_a_password_outside_latin_1_is_sent_as_utf_8(fake_server, monkeypatch, secret):
+    """requests encodes Basic credentials in latin-1 only and raised a UnicodeEncodeError holding the
+    whole password; the hook encodes them in UTF-8 then (RFC 7617) and masks that form too."""
+    import base64
+
+    from tests.conftest import set_conn
+
+    server = fake_server(json_answer(200, STATUS))
+    set_conn(
+        monkeypatch, "pontoweb_default", conn_type="pontoweb", host=server.url, login="svc", password=secret
+    )
+    hook = PontoWebHook(retry_limit=0)
+    hook.get_reckon_status("p")
+    sent = server.requests[0][2]["Authorization"]
+    assert base64.b64decode(sent.split(" ", 1)[1]).decode("utf-8") == f"svc:{secret}"
+    assert hook.settings.scrub(f"echo {sent} and {secret}") == "echo *** and ***"
+
+
+@pytest.mark.parametrize(
+    ("token", "kind"),
+    [("tok-S3cr\u20act-9a8b7c", "outside latin-1"), ("tok-S3cr3t-9a8b7c\n0d1e2f", "control character")],
+)
+def test_a_token_no_header_can_carry_is_refused_before_any_request(fake_server, monkeypatch, token, kind):
+    """A Voors token with a character outside latin-1 escaped as a raw UnicodeEncodeError holding it;
+    one pasted with a line break inside was 'may have been processed' and retried."""
+    from tests.conftest import set_conn
+
+    server = fake_server(json_answer(200, {"data": {"departments": []}}))
+    set_conn(monkeypatch, "voors_default", conn_type="voors", host=server.url, password=token)
+    with pytest.raises(AhgoraConfigError, match=kind) as info:
+        VoorsHook(retry_limit=2).list("departments")
+    assert "9a8b7c" not in str(info.value)
+    assert server.requests == []
+
+
+def test_a_login_with_a_colon_is_refused(monkeypatch):
+    from tests.conftest import set_conn
+
+    set_conn(
+        monkeypatch,
+        "pontoweb_default",
+        conn_type="pontoweb",
+        host="http://127.0.0.1:9",
+        login="a:b",
+        password="pw-long",
+    )
+    with pytest.raises(AhgoraConfigError, match="':'"):
+        _ = PontoWebHook().settings
+
+
+@pytest.mark.parametrize("code", ["\u00b2\u00b9", "1" * 5000, "400.5"])
+def test_a_voors_code_that_is_no_http_status_is_ignored(fake_server, monkeypatch, code):
+    """str.isdigit() accepts superscripts, which int() refuses, and 5000 digits exceed Python's int
+    limit: both escaped as a raw ValueError from a 2xx (a create then counted as not sent)."""
+    body = {"status": "success", "code": code, "data": {"department": {"id": 1, "name": "Financeiro"}}}
+    server = fake_server(json_answer(200, body))
+    point_voors_at(monkeypatch, server.url)
+    assert VoorsHook(retry_limit=0).get("departments", 1) is not None
+
+
+def _voors_errors():
+    from airflow_provider_ahgora.exceptions import AhgoraBadRequestError, AhgoraNotFoundError
+
+    return [
+        pytest.param({"status": "success", "code": 400.0}, AhgoraMalformedAnswerError, id="float-code"),
+        pytest.param({"status": "erro", "code": "400"}, AhgoraBadRequestError, id="portuguese"),
+        pytest.param({"status": 404}, AhgoraNotFoundError, id="numeric-status"),
+        pytest.param({"status": "error", "code": "429"}, AhgoraTransientError, id="rate-limit-in-body"),
+    ]
+
+
+@pytest.mark.parametrize(("body", "error"), _voors_errors())
+def test_voors_outcome_in_the_body_under_other_spellings(fake_server, monkeypatch, body, error):
+    server = fake_server(json_answer(200, body))
+    point_voors_at(monkeypatch, server.url)
+    with pytest.raises(error) as info:
+        VoorsHook(retry_limit=0).upsert("departments", {"name": "Financeiro"})
+    if isinstance(info.value, AhgoraTransientError):
+        # a 2xx said done and the body said otherwise: an unknown outcome, never "surely not sent"
+        assert info.value.may_have_been_processed is True
+    assert len(server.requests) == 1
+
+
+def test_connection_errors_quote_no_query_string(monkeypatch):
+    """urllib3's text holds the whole URL: a goals filter's e-mail (personal data) was in the message."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    point_voors_at(monkeypatch, f"http://127.0.0.1:{port}")
+    hook = VoorsHook(retry_limit=0)
+    with pytest.raises(AhgoraConnectionError) as info:
+        next(hook.iter_goals("2025-01-01", "2025-01-31", email="pedro.s@email.com.br"))
+    assert "email" not in str(info.value)
+    assert "pedro" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        (
+            "<p>Invalid password Senha-For&ccedil;a-S&atilde;o-Jos&eacute; for svc</p>",
+            "Senha-For\u00e7a-S\u00e3o-Jos\u00e9",
+        ),
+        ("login failed with password 'Senha\\'Forte#2024'", "Senha'Forte#2024"),
+        ('{"detail":"upstream refused the login svc:pw-S3cr3t-7d"}', "pw-S3cr3t-7d1f0e"),
+        ("invalid token tok-S3cr3t-9a...", "tok-S3cr3t-9a8b7c"),
+        (
+            "G\u0130R\u0130\u015e (\u0130\u0130\u0130\u0130\u0130\u0130): token tok-S3cr3t-9a8b7",
+            "tok-S3cr3t-9a8b7c",
+        ),
+    ],
+    ids=["php-htmlentities", "backslash-quote", "cut-inside-json", "cut-then-ellipsis", "cut-after-dotted-i"],
+)
+def test_more_echoes_are_masked(text, secret):
+    """PHP's htmlentities (&ccedil;), addslashes (\\'), a secret the server cut short followed by
+    closing quotes or an ellipsis, and a cut after characters whose lower case is longer ('\u0130')."""
+    shown = _base.SecretScrubber([secret]).scrub(text, limit=300)
+    assert "***" in shown
+    assert secret[:8] not in shown
+    assert "S3cr3t" not in shown
+    assert "Forte" not in shown
+
+
+def test_a_redirect_ends_the_waits_at_once(fake_server, monkeypatch):
+    """A redirect is transient for one call, but answers every poll the same: the reckon sensor poked
+    on until its timeout (the triggers already stopped)."""
+    from airflow_provider_ahgora.sensors.reckon import PontoWebReckonSensor
+
+    def redirect(handler):
+        handler.send_bytes(
+            b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://elsewhere.example/x\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        )
+
+    server = fake_server(redirect)
+    point_pontoweb_at(monkeypatch, server.url)
+    sensor = PontoWebReckonSensor(task_id="wait", process="p")
+    sensor.hook.retry_limit = 0
+    with pytest.raises(AhgoraRedirectError):
+        sensor.poke({})
+    assert len(server.requests) == 1

@@ -52,6 +52,8 @@ __all__ = [
     "progress_of",
 ]
 
+_timeout = getattr(asyncio, "timeout", None)
+
 #: Each error message carried in an event (or an XCom) is cut to this many characters.
 MAX_ERROR_MESSAGE = 500
 #: How a push that is not finished is described when the wait ends.
@@ -179,6 +181,9 @@ async def _bounded(call: Any, budget: float | None) -> Any:
     if budget is None:
         return await call
     try:
+        if _timeout is not None:  # Python 3.11+: no task of its own per poll
+            async with _timeout(budget):
+                return await call
         return await asyncio.wait_for(call, timeout=budget)
     except asyncio.TimeoutError:
         raise AhgoraTransientError(
@@ -214,13 +219,15 @@ class ReckonWatch:
         return self.last is not None and self.last.is_terminal
 
     def observe(self, status: ReckonStatus) -> bool:
-        """Take one answer; returns whether progress moved. Raises on an unknown status."""
+        """Take one answer; returns whether progress moved (logged when it did, as for pushes).
+        Raises on an unknown status."""
         state = status.state  # an unknown status raises here, naming it
         self.last, self.last_failure = status, None
-        self.log.info("PontoWeb reckon %s: %s, %s", self.process, state.value, describe_progress(status))
         seen = (state, *progress_of(status).values())
         moved = seen != self._seen
         self._seen = seen
+        if moved:
+            self.log.info("PontoWeb reckon %s: %s, %s", self.process, state.value, describe_progress(status))
         return moved
 
     def failed(self, exc: AhgoraTransientError) -> None:
@@ -486,14 +493,17 @@ class ProcessWatch:
             self.rounds += 1
             pending = self.pending()
             budget = pacer.budget()
-            tasks = [asyncio.ensure_future(poll(t, budget)) for t in pending]
-            try:
-                outcomes = await asyncio.gather(*tasks)
-            except BaseException:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
+            if len(pending) == 1:  # the common case: no task of its own
+                outcomes = [await poll(pending[0], budget)]
+            else:
+                tasks = [asyncio.ensure_future(poll(t, budget)) for t in pending]
+                try:
+                    outcomes = await asyncio.gather(*tasks)
+                except BaseException:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    raise
             moved = False
             for track, outcome in zip(pending, outcomes, strict=True):
                 moved = self.apply(track, outcome) or moved

@@ -75,6 +75,21 @@ def pontoweb_conn(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
 
 
 @pytest.fixture
+def async_wire_via_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hooks' async calls go through the sync path's ``requests`` call in a worker thread (the
+    path a hook takes behind a SOCKS proxy) instead of aiohttp, so that ``responses``, which answers
+    ``requests`` only, can script the API for tests of what triggers and sensors do with answers. The
+    native async wire itself is tested on real sockets (tests/unit/hooks/test_async_wire.py) and by
+    the integration tests."""
+    from airflow_provider_ahgora.hooks._base import AhgoraRestHook
+
+    async def thread_path(self: AhgoraRestHook) -> None:
+        return None
+
+    monkeypatch.setattr(AhgoraRestHook, "_async_wire", thread_path)
+
+
+@pytest.fixture
 def voors_conn(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     fields: dict[str, object] = {"conn_type": "voors", "host": VOORS_BASE, "password": VOORS_TOKEN}
     set_conn(monkeypatch, "voors_default", **fields)

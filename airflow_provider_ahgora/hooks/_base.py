@@ -54,8 +54,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import quote, quote_plus, urlsplit
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import requests
 from airflow.providers.common.compat.sdk import BaseHook
@@ -418,9 +418,10 @@ class SecretScrubber:
         return self._forms
 
     def register(self) -> None:
-        """Register every form with Airflow's log masker (best effort, on top of never logging them)."""
-        for form in self._forms:
-            mask(form)
+        """Register every form with Airflow's log masker (best effort, on top of never logging them),
+        in one call: on Airflow 3 each call is a round trip to the supervisor."""
+        if self._forms:
+            mask(list(self._forms))
 
     def scrub(self, text: str, limit: int | None = None) -> str:
         """``text`` with every form of every secret replaced by ``***``.
@@ -510,6 +511,44 @@ class _Call:
         SOCKS proxy's pools), only an error that says it failed to connect means no
         (``failed_to_connect``)."""
         return self.sent if self.tracked else not failed_to_connect
+
+
+class _BodyLimit:
+    """How much of an answer's body is read, on both paths: a 2xx larger than the hook's
+    ``max_answer_bytes`` is malformed and is not read further (a gzip bomb of 255 KB decodes to
+    256 MiB); of an error answer (4xx, 5xx) only the first :data:`ERROR_BODY_LIMIT` bytes are read,
+    all that its mapping and its message use; of a redirect, nothing (its message names where it
+    points). Sizes are of the decoded body."""
+
+    __slots__ = ("_raise", "chunks", "limit", "ok", "size", "wanted")
+
+    def __init__(
+        self, hook: AhgoraRestHook, method: str, path: str, status: int, headers: Mapping[str, str]
+    ) -> None:
+        self.wanted = not 300 <= status < 400
+        self.ok = 200 <= status < 300
+        self.limit = hook.max_answer_bytes if self.ok else ERROR_BODY_LIMIT
+        self.size = 0
+        self.chunks: list[bytes] = []
+        self._raise = lambda seen: hook._too_large(method, path, status, self.limit, seen)
+        if self.ok and not headers.get("Content-Encoding"):
+            declared = headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self.limit:
+                raise self._raise(f"{declared} bytes announced")
+
+    def take(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; ``True`` when nothing more is to be read."""
+        self.size += len(chunk)
+        if self.size > self.limit:
+            if self.ok:
+                raise self._raise(f"more than {self.limit} bytes read")
+            self.chunks.append(chunk[: len(chunk) - (self.size - self.limit)])  # the prefix: enough to map it
+            return True
+        self.chunks.append(chunk)
+        return False
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks)
 
 
 _local = threading.local()
@@ -857,6 +896,11 @@ class _DeadlineAdapter(HTTPAdapter):
 
 _CHUNK = 65536
 
+#: The kinds of failure without a complete answer that both paths sort their library's exceptions
+#: into (``AhgoraRestHook._wire_error`` for requests', ``_async.classify`` for aiohttp's); one method,
+#: ``AhgoraRestHook._no_answer``, words each and applies the one rule of "may have been processed".
+NO_ANSWER_KINDS = frozenset({"connect_timeout", "deadline", "connection", "cut", "other"})
+
 
 def _prepare(
     session: requests.Session,
@@ -1022,8 +1066,9 @@ def resolve_timeout(override: float | None, extras: Mapping[str, Any], conn_type
     return DEFAULT_TIMEOUT if raw is None else check_timeout(raw, f"{where}: extra timeout")
 
 
-def mask(secret: str | None) -> None:
-    """Register a secret with Airflow's log masker (best effort, on top of never logging secrets)."""
+def mask(secret: str | list[Any] | None) -> None:
+    """Register a secret (or several) with Airflow's log masker (best effort, on top of never logging
+    secrets)."""
     if not secret:
         return
     try:
@@ -1056,6 +1101,32 @@ _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _UNREADABLE: tuple[type[Exception], ...] = (ValueError, RecursionError)
 #: What turning a parsed answer into a model raises when the answer does not fit.
 _INVALID: tuple[type[Exception], ...] = (*_UNREADABLE, TypeError, KeyError, AttributeError, IndexError)
+
+
+class HttpAnswer(Protocol):
+    """What the one reading of an answer uses of it: a ``requests.Response`` on the sync path, an
+    :class:`~airflow_provider_ahgora.hooks._async.Reply` on the async one."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+def _request_body(
+    json_body: Any, data: bytes | None, headers: Mapping[str, str] | None
+) -> tuple[bytes | None, dict[str, str]]:
+    """The body bytes and the headers of a request, the same on both paths."""
+    sent_headers = dict(headers or {})
+    if json_body is not None:
+        data = wire_json(json_body)
+    if data is not None:
+        sent_headers.setdefault("Content-Type", "application/json")
+    return data, sent_headers
 
 
 def _json_kind(value: Any) -> str:
@@ -1143,15 +1214,20 @@ class AhgoraRestHook(BaseHook):
         return self._build_settings(self.get_connection(self.conn_id))
 
     async def asettings(self) -> WireSettings:
-        """:attr:`settings`, looked up without blocking the event loop."""
+        """:attr:`settings`, resolved without blocking the event loop.
+
+        The lookup, the building and the masking of the secrets (each a synchronous call to Airflow's
+        supervisor on Airflow 3) run in one worker thread (:func:`~airflow_provider_ahgora._offloop.
+        run_off_loop`); hooks of the same class, connection and timeout that ask at the same moment
+        (triggers started together) share one lookup. Nothing is kept past it: a hook created later
+        looks the connection up again.
+        """
         if "settings" in self.__dict__:
             return self.settings
-        aget = getattr(BaseHook, "aget_connection", None)
-        if aget is not None:
-            conn = await type(self).aget_connection(self.conn_id)  # type: ignore[attr-defined]
-        else:
-            conn = await asyncio.to_thread(self.get_connection, self.conn_id)
-        settings = self._build_settings(conn)
+        from airflow_provider_ahgora._offloop import run_off_loop
+
+        key = ("settings", type(self), self.conn_id, self.timeout_override, self._testing)
+        settings = await run_off_loop(lambda: self.settings, key=key)
         self.__dict__["settings"] = settings
         return settings
 
@@ -1181,10 +1257,18 @@ class AhgoraRestHook(BaseHook):
             return self._session
 
     def close(self) -> None:
+        """Close the sync path's session (the async path's: :meth:`aclose`)."""
         with self._session_lock:
             if self._session is not None:
                 self._session.close()
                 self._session = None
+
+    async def aclose(self) -> None:
+        """Close both paths' sessions."""
+        self.close()
+        wire = self.__dict__.pop("_wire", None)
+        if wire is not None:
+            await wire.close()
 
     # -- secret hygiene -------------------------------------------------------------------------
 
@@ -1219,11 +1303,7 @@ class AhgoraRestHook(BaseHook):
         settings = self.settings
         session = self.get_conn()
         url = self._url(path)
-        sent_headers = dict(headers or {})
-        if json_body is not None:
-            data = wire_json(json_body)
-        if data is not None:
-            sent_headers.setdefault("Content-Type", "application/json")
+        data, sent_headers = _request_body(json_body, data, headers)
         call = _Call(settings.timeout if timeout is None else timeout)
         _WATCHDOG.watch(call)
         _local.call = call
@@ -1234,12 +1314,8 @@ class AhgoraRestHook(BaseHook):
         try:
             prepared = _prepare(session, method, url, params, data, sent_headers)
         except (requests.exceptions.RequestException, UnicodeError, ValueError) as exc:
-            # refused while being built (a header value, a URL): nothing left, and repeating it would
-            # be refused again; raised below, outside this block, so that ``exc`` is not its context
-            refused = AhgoraConfigError(
-                f"{self.service_name} {method} {path}: the request could not be built "
-                f"({type(exc).__name__}: {self._scrub(str(exc), limit=QUOTE_LIMIT)}); nothing was sent"
-            )
+            # raised below, outside this block, so that ``exc`` is not its context
+            refused = self._unbuildable(method, path, exc)
         if refused is not None:
             raise refused
         try:
@@ -1281,33 +1357,16 @@ class AhgoraRestHook(BaseHook):
         return self._handle_response(method, path, response, raw, decode)
 
     def _read_body(self, method: str, path: str, response: requests.Response, call: _Call) -> bytes:
-        """The answer's body, decoded, within the call's deadline and the size limits: a 2xx larger
-        than ``max_answer_bytes`` is malformed and is not read further (a gzip bomb of 255 KB decodes
-        to 256 MiB); of an error answer (3xx, 4xx, 5xx) only the first :data:`ERROR_BODY_LIMIT`
-        bytes are read, all that its mapping and its message use; of a redirect, nothing (its message
-        names where it points)."""
-        status = response.status_code
-        if 300 <= status < 400:
-            return b""
-        ok = 200 <= status < 300
-        limit = self.max_answer_bytes if ok else ERROR_BODY_LIMIT
-        if ok and not response.headers.get("Content-Encoding"):
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise self._too_large(method, path, status, limit, f"{declared} bytes announced")
-        chunks = []
-        size = 0
-        for chunk in response.iter_content(_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                if ok:
-                    raise self._too_large(method, path, status, limit, f"more than {limit} bytes read")
-                chunks.append(chunk[: len(chunk) - (size - limit)])  # the prefix: enough to map it
-                break
-            chunks.append(chunk)
-            if time.monotonic() > call.deadline:
-                raise self._deadline_error(method, path, call)
-        return b"".join(chunks)
+        """The answer's body, decoded, within the call's deadline and the size limits of
+        :class:`_BodyLimit`."""
+        body = _BodyLimit(self, method, path, response.status_code, response.headers)
+        if body.wanted:
+            for chunk in response.iter_content(_CHUNK):
+                if body.take(chunk):
+                    break
+                if time.monotonic() > call.deadline:
+                    raise self._deadline_error(method, path, call)
+        return body.read()
 
     def _too_large(
         self, method: str, path: str, status: int, limit: int, seen: str
@@ -1336,30 +1395,53 @@ class AhgoraRestHook(BaseHook):
     def _wire_error(
         self, method: str, path: str, exc: requests.exceptions.RequestException, call: _Call
     ) -> AhgoraConnectionError:
-        # whether the server may have acted: call.may_have_been_processed (sent or not), never the
-        # wording of the error alone
+        """requests' exceptions, sorted into the kinds both paths share (:meth:`_no_answer`)."""
+        failed_to_connect = False
         if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return self._connection_error(
-                method,
-                path,
-                f"could not connect within the {call.timeout:g} s deadline",
-                exc,
-                processed=call.may_have_been_processed(failed_to_connect=True),
-            )
-        if call.expired or isinstance(exc, requests.exceptions.ReadTimeout):
-            return self._deadline_error(method, path, call)
-        if isinstance(exc, requests.exceptions.ConnectionError):
+            kind, failed_to_connect = "connect_timeout", True
+        elif call.expired or isinstance(exc, requests.exceptions.ReadTimeout):
+            kind = "deadline"
+        elif isinstance(exc, requests.exceptions.ConnectionError):
             text = str(exc)
-            refused = "NewConnectionError" in text or "Failed to resolve" in text or "refused" in text
-            processed = call.may_have_been_processed(failed_to_connect=refused)
-            reason = "connection broken during the call" if processed else "could not connect"
-            return self._connection_error(method, path, reason, exc, processed=processed)
-        if isinstance(
+            kind = "connection"
+            failed_to_connect = (
+                "NewConnectionError" in text or "Failed to resolve" in text or "refused" in text
+            )
+        elif isinstance(
             exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError
         ):
+            kind = "cut"
+        else:
+            kind = "other"
+        return self._no_answer(kind, method, path, exc, call, failed_to_connect)
+
+    def _unbuildable(self, method: str, path: str, exc: BaseException) -> AhgoraConfigError:
+        """A request refused while being built (a header value, a URL), on either path: nothing left,
+        and repeating it would be refused again."""
+        return AhgoraConfigError(
+            f"{self.service_name} {method} {path}: the request could not be built "
+            f"({type(exc).__name__}: {self._scrub(str(exc), limit=QUOTE_LIMIT)}); nothing was sent"
+        )
+
+    def _no_answer(
+        self, kind: str, method: str, path: str, exc: BaseException, call: _Call, failed_to_connect: bool
+    ) -> AhgoraConnectionError:
+        """A call without a complete answer, on either path: ``kind`` (one of
+        :data:`NO_ANSWER_KINDS`) worded, and whether the server may have acted on it decided by the
+        one rule, :meth:`_Call.may_have_been_processed` (sent or not), never by the wording of the
+        library's error alone."""
+        if kind == "deadline":
+            return self._deadline_error(method, path, call)
+        if kind == "cut":
             return self._connection_error(method, path, "answer cut mid-body", exc, processed=True)
-        processed = call.may_have_been_processed(failed_to_connect=False)
-        return self._connection_error(method, path, type(exc).__name__, exc, processed=processed)
+        processed = call.may_have_been_processed(failed_to_connect=failed_to_connect)
+        if kind == "connect_timeout":
+            reason = f"could not connect within the {call.timeout:g} s deadline"
+        elif kind == "connection":
+            reason = "connection broken during the call" if processed else "could not connect"
+        else:
+            reason = type(exc).__name__
+        return self._connection_error(method, path, reason, exc, processed=processed)
 
     def _connection_error(
         self, method: str, path: str, reason: str, exc: BaseException, processed: bool
@@ -1377,7 +1459,7 @@ class AhgoraRestHook(BaseHook):
         self,
         method: str,
         path: str,
-        response: requests.Response,
+        response: HttpAnswer,
         raw: bytes,
         decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
@@ -1398,9 +1480,7 @@ class AhgoraRestHook(BaseHook):
             return body
         raise self._map_error(method, path, response, body, raw, parse_failed)
 
-    def _check_answer(
-        self, method: str, path: str, response: requests.Response, body: Any, raw: bytes
-    ) -> None:
+    def _check_answer(self, method: str, path: str, response: HttpAnswer, body: Any, raw: bytes) -> None:
         """Hook-specific checks of a successful answer (PontoWeb: the company; Voors: the outcome its
         body repeats)."""
 
@@ -1413,7 +1493,7 @@ class AhgoraRestHook(BaseHook):
         parsed = parse_error_body(body)
         return isinstance(body, Mapping) and (parsed.message is not None or parsed.code is not None)
 
-    def _describe_body(self, response: requests.Response, raw: bytes) -> str:
+    def _describe_body(self, response: HttpAnswer, raw: bytes) -> str:
         """What a body that is not the API's looks like, in words, quoting only masked text."""
         if not raw or not raw.strip():
             return "an empty body"
@@ -1433,7 +1513,7 @@ class AhgoraRestHook(BaseHook):
             return f"a {kind} body ({size}): {self._quote(raw)}"
         return f"JSON that is {_json_kind(value)}, not an error of the API ({size}): {self._quote(raw)}"
 
-    def _describe_location(self, response: requests.Response) -> str:
+    def _describe_location(self, response: HttpAnswer) -> str:
         """Where a redirect points, without its query string, fragment or credentials, masked."""
         location = (response.headers.get("Location") or "").strip()
         if not location:
@@ -1454,7 +1534,7 @@ class AhgoraRestHook(BaseHook):
         self,
         method: str,
         path: str,
-        response: requests.Response,
+        response: HttpAnswer,
         body: Any,
         raw: bytes,
         parse_failed: bool = False,
@@ -1662,14 +1742,17 @@ class AhgoraRestHook(BaseHook):
         object_required: bool = True,
         **kwargs: Any,
     ) -> Any:
-        """Async :meth:`_request`: each attempt runs in a worker thread, within the same deadline as
-        a sync attempt; backoff sleeps are async."""
+        """Async :meth:`_request`, on the event loop: the same retries, answers and failures; the
+        backoff sleeps are ``asyncio.sleep``."""
         await self.asettings()
         attempt = 1
         while True:
             try:
-                return await asyncio.to_thread(
-                    self._attempt_parsed, method, path, parse, what, object_required, kwargs
+                answer = await self._aattempt(method, path, **kwargs)
+                if parse is None:
+                    return answer
+                return self._parse_answer(
+                    answer, parse, what=what, method=method, path=path, object_required=object_required
                 )
             except AhgoraTransientError as exc:
                 wait = self._next_wait(method, path, exc, attempt, retry)
@@ -1677,6 +1760,63 @@ class AhgoraRestHook(BaseHook):
                     raise
             await asyncio.sleep(wait)
             attempt += 1
+
+    async def _aattempt(self, method: str, path: str, **options: Any) -> Any:
+        """Async :meth:`_attempt` (the same ``options``): one call on the event loop (:mod:`~airflow_
+        provider_ahgora.hooks._async`), within the same deadline, its body read within the same
+        limits (:class:`_BodyLimit`), its answer read and its failures mapped by the same code
+        (:meth:`_handle_response`, :meth:`_no_answer`)."""
+        wire = await self._async_wire()
+        if wire is None:  # a proxy aiohttp cannot use: the sync attempt, in a worker thread
+            return await asyncio.to_thread(self._attempt, method, path, **options)
+        from airflow_provider_ahgora.hooks import _async
+
+        unknown = set(options) - {"params", "json_body", "data", "headers", "timeout", "decode"}
+        if unknown:
+            raise TypeError(f"_aattempt() got unexpected options {sorted(unknown)}")
+        url = self._url(path)
+        if options.get("params"):
+            url = f"{url}?{urlencode(options['params'], doseq=True)}"  # as requests encodes ``params``
+        data, sent_headers = _request_body(
+            options.get("json_body"), options.get("data"), options.get("headers")
+        )
+        timeout = options.get("timeout")
+        call = _Call(self.settings.timeout if timeout is None else timeout)
+        call.tracked = True  # aiohttp says whether it connected: see _async.classify
+
+        def body(status: int, headers: Mapping[str, str]) -> _BodyLimit:
+            return _BodyLimit(self, method, path, status, headers)
+
+        failure: AhgoraError | None = None
+        try:
+            reply, raw = await wire.call(method, url, data, sent_headers, timeout, body)
+        except Exception as exc:
+            # raised below, not here: raised in this block it would keep ``exc`` (which holds the
+            # request, its Authorization header) as its __context__
+            sorted_as = _async.classify(exc)
+            if sorted_as is not None:
+                kind, call.sent = sorted_as
+                failure = self._no_answer(kind, method, path, exc, call, failed_to_connect=not call.sent)
+            elif isinstance(exc, UnicodeError | ValueError):  # refused while built (a header, a URL)
+                failure = self._unbuildable(method, path, exc)
+            else:
+                raise
+        if failure is not None:
+            raise failure
+        return self._handle_response(method, path, reply, raw, options.get("decode"))
+
+    async def _async_wire(self) -> Any:
+        """This hook's :class:`~airflow_provider_ahgora.hooks._async.AsyncWire` (``None``: the
+        thread path), made at the first async call, after aiohttp was imported off the loop."""
+        if "_wire" not in self.__dict__:
+            from airflow_provider_ahgora._offloop import import_off_loop
+
+            await import_off_loop("airflow_provider_ahgora.hooks._async")
+            from airflow_provider_ahgora.hooks import _async
+
+            wire = await _async.wire_for(self.settings)
+            self.__dict__.setdefault("_wire", wire)
+        return self.__dict__["_wire"]
 
     # -- connection test helpers ------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from airflow_provider_ahgora.hooks._base import DEFAULT_TIMEOUT as DEFAULT_TIMEO
 from airflow_provider_ahgora.hooks._base import (
     USER_AGENT,
     AhgoraRestHook,
+    HttpAnswer,
     RetryMode,
     SecretScrubber,
     WireSettings,
@@ -39,7 +40,6 @@ from airflow_provider_ahgora.hooks._base import (
 )
 
 if TYPE_CHECKING:
-    import requests
     from airflow.providers.common.compat.sdk import Connection
 
     from airflow_provider_ahgora.models.pontoweb import (
@@ -153,9 +153,7 @@ class PontoWebHook(AhgoraRestHook):
         """The company code the connection is pinned to, if any."""
         return self.settings.extras.get("company")
 
-    def _check_answer(
-        self, method: str, path: str, response: requests.Response, body: Any, raw: bytes
-    ) -> None:
+    def _check_answer(self, method: str, path: str, response: HttpAnswer, body: Any, raw: bytes) -> None:
         expected = self.settings.extras.get("company")
         if expected and isinstance(body, Mapping):
             got = body.get("company")

@@ -21,6 +21,7 @@ from airflow_provider_ahgora.hooks._base import DEFAULT_TIMEOUT as DEFAULT_TIMEO
 from airflow_provider_ahgora.hooks._base import (
     USER_AGENT,
     AhgoraRestHook,
+    HttpAnswer,
     RetryMode,
     SecretScrubber,
     WireSettings,
@@ -34,7 +35,6 @@ from airflow_provider_ahgora.hooks._base import (
 )
 
 if TYPE_CHECKING:
-    import requests
     from airflow.providers.common.compat.sdk import Connection
 
     from airflow_provider_ahgora.models.voors import GoalUser, VoorsEntity, VoorsResource, VoorsResponse
@@ -149,9 +149,7 @@ class VoorsHook(AhgoraRestHook):
             scrubber=scrubber,
         )
 
-    def _check_answer(
-        self, method: str, path: str, response: requests.Response, body: Any, raw: bytes
-    ) -> None:
+    def _check_answer(self, method: str, path: str, response: HttpAnswer, body: Any, raw: bytes) -> None:
         """Voors repeats the outcome in its body (``"status": "success", "code": "201"``, seed 004).
         A 2xx whose body says it failed is that failure, read as the HTTP status its ``code`` gives
         (a 400 without a usable code): a refused create is never counted as delivered. A body that

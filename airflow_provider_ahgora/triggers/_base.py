@@ -10,31 +10,36 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_ahgora._offloop import import_off_loop
 from airflow_provider_ahgora.polling import DEFERRAL_TIMEOUT_MARGIN
 
 if TYPE_CHECKING:
     from airflow_provider_ahgora.hooks.pontoweb import PontoWebHook
 
-__all__ = ["DEFERRAL_TIMEOUT_MARGIN", "AhgoraTrigger", "defer_wait", "load_hook_module"]
+__all__ = ["DEFERRAL_TIMEOUT_MARGIN", "HOOK_MODULES", "AhgoraTrigger", "defer_wait", "load_hook_module"]
+
+
+#: What a trigger needs to poll, imported off the loop before its first call: the hook, its models
+#: (pydantic) and the async wire (aiohttp), together most of a second the first time in a process.
+HOOK_MODULES = (
+    "airflow_provider_ahgora.hooks.pontoweb",
+    "airflow_provider_ahgora.models.pontoweb",
+    "airflow_provider_ahgora.hooks._async",
+)
 
 
 async def load_hook_module() -> None:
-    """Import the hook and the models in a worker thread: the first import of pydantic and the models
-    takes a good part of a second, which must not block the triggerer's event loop."""
-    if "airflow_provider_ahgora.models.pontoweb" not in sys.modules:
-        import importlib
-
-        await asyncio.to_thread(importlib.import_module, "airflow_provider_ahgora.hooks.pontoweb")
-        await asyncio.to_thread(importlib.import_module, "airflow_provider_ahgora.models.pontoweb")
+    """Import :data:`HOOK_MODULES` in a worker thread, once per process: triggers that start while
+    the import runs wait for it instead of importing on the loop (see
+    :func:`~airflow_provider_ahgora._offloop.import_off_loop`)."""
+    await import_off_loop(*HOOK_MODULES)
 
 
 class AhgoraTrigger(BaseTrigger):

@@ -136,4 +136,4 @@ class PontoWebProcessTrigger(AhgoraTrigger):
             await wait_async(watch.poll_async(hook, self.max_concurrency), pacer)
             return watch.event()
         finally:
-            hook.close()
+            await hook.aclose()

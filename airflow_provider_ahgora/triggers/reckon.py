@@ -122,4 +122,4 @@ class PontoWebReckonTrigger(AhgoraTrigger):
             finished = await wait_async(watch.poll_async(hook), pacer)
             return watch.event(timed_out=not finished)
         finally:
-            hook.close()
+            await hook.aclose()

@@ -324,7 +324,11 @@ def test_derived_forms_are_registered_with_airflows_masker(monkeypatch):
     from tests.conftest import set_conn
 
     seen: list[str] = []
-    monkeypatch.setattr(compat.sdk, "mask_secret", seen.append, raising=False)
+
+    def mask_secret(secret: str | list[str]) -> None:  # one secret, or every form of one at once
+        seen.extend([secret] if isinstance(secret, str) else secret)
+
+    monkeypatch.setattr(compat.sdk, "mask_secret", mask_secret, raising=False)
     set_conn(
         monkeypatch,
         "pontoweb_default",

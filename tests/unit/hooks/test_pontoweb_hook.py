@@ -32,8 +32,10 @@ from airflow_provider_ahgora.exceptions import (
 )
 from airflow_provider_ahgora.hooks.pontoweb import MAX_PUSH_BYTES, PROBE_PROCESS, PontoWebHook
 from tests.conftest import PONTOWEB_BASE, PONTOWEB_PASSWORD, SleepRecorder, load_fixture, set_conn
+from tests.unit.hooks.conftest import json_answer, point_pontoweb_at
 
 STATUS_URL = f"{PONTOWEB_BASE}/reckons/process/status"
+STATUS_BODY = {"status": "processing", "progress": {"done": 3, "total": 10}}
 START_BODY = {"rescission": False, "month": "04", "year": "2025", "features": ["monthly"]}
 
 
@@ -561,8 +563,10 @@ class TestRetries:
 
 
 class TestAsync:
-    @responses.activate
-    async def test_aget_reckon_status_retries(self, pontoweb_conn, monkeypatch):
+    """The async path on real sockets (it does not go through ``requests``, which ``responses``
+    patches); test_async_wire.py checks that every answer reads the same on both paths."""
+
+    async def test_aget_reckon_status_retries(self, fake_server, monkeypatch):
         import asyncio
 
         slept: list[float] = []
@@ -570,37 +574,42 @@ class TestAsync:
         async def fake_sleep(seconds):
             slept.append(seconds)
 
+        answers = [json_answer(503, {"error": "busy"}), json_answer(200, STATUS_BODY)]
+        server = fake_server(lambda handler: answers.pop(0)(handler))
+        point_pontoweb_at(monkeypatch, server.url)
         monkeypatch.setattr(asyncio, "sleep", fake_sleep)
         hook = PontoWebHook(retry_limit=2, retry_delay=0.5)
-        url = f"{STATUS_URL}/p"
-        responses.get(url, status=503)
-        responses.get(url, json={"status": "processing", "progress": {"done": 3, "total": 10}})
-        status = await hook.aget_reckon_status("p")
+        try:
+            status = await hook.aget_reckon_status("p")
+        finally:
+            await hook.aclose()
         assert status.status == "processing"
         assert len(slept) == 1
+        assert len(server.requests) == 2
 
-    @responses.activate
-    async def test_aget_process(self, pontoweb_conn):
-        responses.get(
-            f"{PONTOWEB_BASE}/process",
-            json={
-                "company": "a",
-                "unique": "u",
-                "subunique": "s",
-                "status": "warning",
-                "progress": {"done": "2", "total": "2"},
-                "data": {"errors": [{"identifier": "123", "message": "bad"}]},
-            },
+    async def test_aget_process(self, fake_server, monkeypatch):
+        server = fake_server(
+            json_answer(
+                200,
+                {
+                    "company": "a",
+                    "unique": "u",
+                    "subunique": "s",
+                    "status": "warning",
+                    "progress": {"done": "2", "total": "2"},
+                    "data": {"errors": [{"identifier": "123", "message": "bad"}]},
+                },
+            )
         )
-        status = await PontoWebHook().aget_process(subunique="s")
+        point_pontoweb_at(monkeypatch, server.url)
+        hook = PontoWebHook()
+        try:
+            status = await hook.aget_process(subunique="s")
+        finally:
+            await hook.aclose()
         assert status.is_finished
         assert status.errors[0].identifier == "123"
-
-    @responses.activate
-    async def test_async_errors_map_the_same(self, pontoweb_conn):
-        responses.get(f"{STATUS_URL}/p", status=401, json={"error": {"code": 401, "message": "Unauthorized"}})
-        with pytest.raises(AhgoraAuthError):
-            await PontoWebHook().aget_reckon_status("p")
+        assert server.requests[0][1] == "/process?subunique=s"
 
 
 class TestTestConnection:
@@ -775,11 +784,13 @@ class TestMalformedAnswers:
         assert pontoweb_hook.get_reckon_status("p").is_done
         assert len(pontoweb_hook.sleep.calls) == 1
 
-    @responses.activate
-    async def test_async_reckon_status(self, pontoweb_conn):
-        responses.get(f"{STATUS_URL}/p", json={"status": "processing", "progress": "5/10"})
+    async def test_async_reckon_status(self, fake_server, monkeypatch):
+        server = fake_server(json_answer(200, {"status": "processing", "progress": "5/10"}))
+        point_pontoweb_at(monkeypatch, server.url)
+        hook = PontoWebHook(retry_limit=0)
         with pytest.raises(AhgoraMalformedAnswerError, match="reckon status"):
-            await PontoWebHook(retry_limit=0).aget_reckon_status("p")
+            await hook.aget_reckon_status("p")
+        await hook.aclose()
 
     @responses.activate
     @pytest.mark.parametrize("answer", [{"data": []}, {}, [1]], ids=["data-array", "empty", "array"])
@@ -788,11 +799,13 @@ class TestMalformedAnswers:
         with pytest.raises(AhgoraMalformedAnswerError, match="GET /process"):
             PontoWebHook(retry_limit=0).get_process(subunique="s")
 
-    @responses.activate
-    async def test_async_process_monitor(self, pontoweb_conn):
-        responses.get(f"{PONTOWEB_BASE}/process", json={"status": "done", "progress": "2/2"})
+    async def test_async_process_monitor(self, fake_server, monkeypatch):
+        server = fake_server(json_answer(200, {"status": "done", "progress": "2/2"}))
+        point_pontoweb_at(monkeypatch, server.url)
+        hook = PontoWebHook(retry_limit=0)
         with pytest.raises(AhgoraMalformedAnswerError, match="process monitor"):
-            await PontoWebHook(retry_limit=0).aget_process(subunique="s")
+            await hook.aget_process(subunique="s")
+        await hook.aclose()
 
     @responses.activate
     def test_start_push_and_reconsume(self, pontoweb_conn):

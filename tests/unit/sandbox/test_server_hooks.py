@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,18 @@ def voors_hook(sandbox):
     hook = hooks()[1]
     yield hook
     hook.close()
+
+
+def run_async(hook: PontoWebHook, call: Any) -> Any:
+    """Await ``call`` in a loop of its own, then close the hook's async session there."""
+
+    async def run() -> Any:
+        try:
+            return await call
+        finally:
+            await hook.aclose()
+
+    return asyncio.run(run())
 
 
 def reckon(hook: PontoWebHook, sandbox, body=None) -> str:
@@ -150,7 +163,7 @@ def test_status_polls_survive_5xx_with_retries(sandbox, pw_hook):
 
 def test_async_status(sandbox, pw_hook):
     process = pw_hook.start_reckon(START).process
-    assert asyncio.run(pw_hook.aget_reckon_status(process)).is_done
+    assert run_async(pw_hook, pw_hook.aget_reckon_status(process)).is_done
 
 
 def test_errors_map_to_the_exceptions(sandbox, pw_hook):
@@ -192,7 +205,7 @@ def test_push_and_process_monitor(sandbox, pw_hook):
     assert state.errors == []
     assert pw_hook.get_process(unique=ticket.unique).progress.total == len(master["costcenter"])  # type: ignore[union-attr]
     people = pw_hook.push("people", sandbox.data.pontoweb_people())
-    assert asyncio.run(pw_hook.aget_process(subunique=people.subunique)).is_finished
+    assert run_async(pw_hook, pw_hook.aget_process(subunique=people.subunique)).is_finished
     assert sandbox.pushes()[-1]["records"] == sandbox.data.pontoweb_people()
 
 

@@ -62,7 +62,7 @@ def xcom(status: str = "done", done: int = 3, total: int = 3, errors=(), unique=
 
 
 @pytest.fixture
-def api(pontoweb_conn):
+def api(pontoweb_conn, async_wire_via_requests):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock_api:
         yield mock_api
 

@@ -60,7 +60,7 @@ DONE_XCOM = {
 
 
 @pytest.fixture
-def api(pontoweb_conn):
+def api(pontoweb_conn, async_wire_via_requests):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock_api:
         yield mock_api
 

@@ -46,7 +46,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 
 @pytest.fixture
-def api(pontoweb_conn):
+def api(pontoweb_conn, async_wire_via_requests):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 

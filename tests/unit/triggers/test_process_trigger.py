@@ -575,7 +575,7 @@ class TestFailures:
                     return ProcessStatus.model_validate(state(sub="1"))
                 await asyncio.Event().wait()
 
-            def close(self) -> None:
+            async def aclose(self) -> None:
                 HangingHook.closed = True
 
         trigger = PontoWebProcessTrigger(subs("1", "2"), end_time=START + 5)
@@ -599,7 +599,7 @@ class TestFailures:
                 started.set()
                 await asyncio.Event().wait()
 
-            def close(self) -> None:
+            async def aclose(self) -> None:
                 pass
 
         trigger = PontoWebProcessTrigger(subs("1", "2"))
@@ -711,7 +711,7 @@ class TestConcurrency:
                     inflight -= 1
                 return ProcessStatus.model_validate(state(sub=subunique))
 
-            def close(self) -> None:
+            async def aclose(self) -> None:
                 pass
 
         names = [str(i) for i in range(20)]

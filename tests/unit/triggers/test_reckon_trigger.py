@@ -344,7 +344,7 @@ class TestFailures:
             async def aget_reckon_status(self, process: str):
                 await asyncio.Event().wait()
 
-            def close(self) -> None:
+            async def aclose(self) -> None:
                 HangingHook.closed = True
 
         trigger = PontoWebReckonTrigger(PROCESS, end_time=START + 5)
@@ -425,7 +425,7 @@ class TestFailures:
                 started.set()
                 await asyncio.Event().wait()
 
-            def close(self) -> None:
+            async def aclose(self) -> None:
                 pass
 
         trigger = PontoWebReckonTrigger(PROCESS)

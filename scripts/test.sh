@@ -14,6 +14,10 @@
 # triggerer, the example DAGs with dag.test(), and provider registration (providers manager, CLI,
 # API server) plus the parse-time cost of our imports.
 #
+# The release check runs as one more job, "package" (scripts/package.sh): the sdist and the wheel
+# built and checked (twine), the wheel installed in fresh Airflow 3.3+ and 2.11 environments where
+# Airflow must register the provider, list its connection types and parse the example DAGs.
+#
 # The lines run side by side, TEST_JOBS at a time (default 2, the cores of CI's machine); each line's
 # output is printed in one block when it ends, then one summary line per Airflow line.
 #
@@ -87,6 +91,18 @@ run_lint() {  # ruff, mypy and the docs, with the tools of the Airflow 3 environ
   return $rc
 }
 
+run_package() {  # the release check, for the lines among AIRFLOW_LINES that it covers (3, 2.11)
+  local lines="" line rc=0 started=$SECONDS
+  for line in $AIRFLOW_LINES; do
+    case $line in 3 | 2.11) lines="$lines $line" ;; esac
+  done
+  {
+    PACKAGE_LINES="$lines" bash scripts/package.sh || rc=$?
+    echo "== package: exit $rc in $((SECONDS - started)) s"
+  } >"$LOGS/package.log" 2>&1
+  return $rc
+}
+
 status=0
 # 1. environments, one after the other (uv downloads in parallel itself; its cache is shared)
 for line in $AIRFLOW_LINES; do
@@ -101,6 +117,7 @@ for line in $AIRFLOW_LINES; do
   case $line in 3 | 2.11) jobs_list+=("$line") ;; esac
 done
 case " $AIRFLOW_LINES " in *" 3 "*) jobs_list+=(lint) ;; esac
+case " $AIRFLOW_LINES " in *" 3 "* | *" 2.11 "*) jobs_list+=(package) ;; esac
 for line in $AIRFLOW_LINES; do
   case $line in 3 | 2.11) ;; *) jobs_list+=("$line") ;; esac
 done
@@ -123,6 +140,8 @@ while [ "${#pending[@]}" -gt 0 ] || [ "${#printed[@]}" -lt "${#jobs_list[@]}" ];
     echo "== started: $job"
     if [ "$job" = lint ]; then
       (rc=0; run_lint || rc=$?; echo "$rc" >"$LOGS/$job.rc") &
+    elif [ "$job" = package ]; then
+      (rc=0; run_package || rc=$?; echo "$rc" >"$LOGS/$job.rc") &
     else
       (rc=0; run_line "$job" "$@" || rc=$?; echo "$rc" >"$LOGS/$job.rc") &
     fi
@@ -148,6 +167,10 @@ for job in "${jobs_list[@]}"; do
   [ "$rc" = 0 ] || status=1
   if [ "$job" = lint ]; then
     echo "ruff, mypy, docs: $([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)")"
+    continue
+  fi
+  if [ "$job" = package ]; then
+    echo "package (sdist, wheel, fresh installs): $([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)")"
     continue
   fi
   last=$(grep -E '^(=+ )?[0-9]+ (passed|failed|skipped|errors?|deselected)' "$LOGS/$job.log" | tail -n 1 |

@@ -164,7 +164,10 @@ def run(args: argparse.Namespace, latency: float, speed: float, poll: float) -> 
     from airflow_provider_ahgora.companies import COMPANIES_VARIABLE, parse_companies
     from airflow_provider_ahgora.sandbox.data import SyntheticCompany
 
-    with sandbox_process(args.companies, args.employees, speed) as server:
+    with (
+        sandbox_process(args.companies, args.employees, speed) as server,
+        tempfile.TemporaryDirectory(prefix="ahgora-bench-companies-") as root,  # removed on exit
+    ):
         os.environ.update(server.env)
         companies = parse_companies(server.env[f"AIRFLOW_VAR_{COMPANIES_VARIABLE.upper()}"])
         described = {c["company"]: c for c in server.call("GET", "/companies")}
@@ -174,7 +177,6 @@ def run(args: argparse.Namespace, latency: float, speed: float, poll: float) -> 
         ]
         if latency:
             server.call("POST", "/faults", {"kind": "latency", "delay": latency})
-        root = tempfile.mkdtemp(prefix="ahgora-bench-companies-")
         folders = [f"{root}/{c.company}" for c in companies]
         for folder in folders:
             os.makedirs(folder)

@@ -4,7 +4,11 @@
 # Sphinx docs (warnings as errors). Environments live in .venvs/ (reused when present).
 #
 # What runs on which line (docs/airflow_versions.rst says the same):
-#   3      newest Airflow 3 (3.3+)   .venvs/airflow3    the whole suite, then ruff, mypy, docs
+#   3      newest Airflow 3 (3.3+)   .venvs/airflow3    the whole suite, then ruff, mypy, docs; and,
+#                                                       as a job of its own ("deploy"), the real
+#                                                       deployment: tests/deployment (LocalExecutor,
+#                                                       then CeleryExecutor with Redis, installed here
+#                                                       from Debian's packages when missing, and S3)
 #   2.11   Airflow 2.11              .venvs/airflow2    the whole suite
 #   3.2    Airflow 3.2               .venvs/airflow32   the tests about Airflow itself: EVERY_LINE_TESTS
 #   3.1    Airflow 3.1               .venvs/airflow31   the tests about Airflow itself: EVERY_LINE_TESTS
@@ -42,9 +46,14 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 LOGS=$(mktemp -d)
 trap 'rm -rf "$LOGS"' EXIT
 
-line_config() {  # sets name, spec, extras, selection (an array) for one line
+line_config() {  # sets name, spec, extras, selection and skip (arrays) for one line (or "deploy")
+  skip=()
   case $1 in
-    3) name=airflow3; spec=$AIRFLOW_3_SPEC; extras="test,deploy,openlineage,lint,docs"; selection=() ;;
+    # the real deployment runs as a job of its own ("deploy"), side by side with the other lines
+    3) name=airflow3; spec=$AIRFLOW_3_SPEC; extras="test,deploy,openlineage,lint,docs"; selection=()
+      skip=(--ignore=tests/deployment) ;;
+    deploy) name=airflow3; spec=$AIRFLOW_3_SPEC; extras="test,deploy,openlineage,lint,docs"
+      selection=(tests/deployment) ;;
     2.11) name=airflow2; spec=$AIRFLOW_2_SPEC; extras="test,deploy,openlineage"; selection=() ;;
     3.2) name=airflow32; spec=$AIRFLOW_32_SPEC; extras="test"; selection=("${EVERY_LINE_TESTS[@]}") ;;
     3.1) name=airflow31; spec=$AIRFLOW_31_SPEC; extras="test"; selection=("${EVERY_LINE_TESTS[@]}") ;;
@@ -65,7 +74,7 @@ run_line() {  # run_line LINE [PYTEST ARGS...]: the line's tests, into $LOGS/LIN
     # a basetemp of its own: lines running side by side never share pytest's temporary folders
     # --durations: the slowest tests, to keep an eye on CI's time budget
     AIRFLOW_HOME=$home "$VENVS/$name/bin/python" -m pytest -p no:cacheprovider -q --durations=5 \
-      --basetemp="$home/pytest" "${selection[@]}" "$@" || rc=$?
+      --basetemp="$home/pytest" "${selection[@]}" "${skip[@]}" "$@" || rc=$?
     if [ "$rc" -eq 5 ] && [ "$#" -gt 0 ]; then
       echo "== Airflow $line: your arguments select no test here"
       rc=0
@@ -121,6 +130,21 @@ case " $AIRFLOW_LINES " in *" 3 "* | *" 2.11 "*) jobs_list+=(package) ;; esac
 for line in $AIRFLOW_LINES; do
   case $line in 3 | 2.11) ;; *) jobs_list+=("$line") ;; esac
 done
+
+case " $AIRFLOW_LINES " in
+  *" 3 "*)  # the real deployment (tests/deployment) on Airflow 3, right after line 3 starts
+    jobs_list=("${jobs_list[0]}" deploy "${jobs_list[@]:1}")
+    # the Celery broker of tests/deployment: Debian's redis-server, installed when missing (root)
+    if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
+      [ "$(id -u)" = 0 ]; then
+      echo "== installing redis-server (Debian's package) for the CeleryExecutor deployment test"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 &&
+          DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1; } ||
+        echo "== could not install redis-server: the CeleryExecutor deployment test will be skipped"
+    fi
+    ;;
+esac
 
 pending=("${jobs_list[@]}")
 printed=()

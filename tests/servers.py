@@ -217,20 +217,9 @@ class Bucket:
 # --------------------------------------------------------------------------------------------------
 
 
-def redis_server_binary(install: bool = True) -> str | None:
-    """The ``redis-server`` program; installed from Debian's packages when missing and ``install``
-    (root and apt-get needed). None when it cannot be had."""
-    found = shutil.which("redis-server")
-    if found or not install:
-        return found
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
-        return None
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "timeout": 600}
-    if subprocess.run([apt, "install", "-y", "-q", "redis-server"], check=False, **quiet).returncode:
-        subprocess.run([apt, "update", "-q"], check=False, **quiet)
-        subprocess.run([apt, "install", "-y", "-q", "redis-server"], check=False, **quiet)
+def redis_server_binary() -> str | None:
+    """The ``redis-server`` program (Debian's package ``redis-server``, which ``scripts/test.sh``
+    installs when it can), or None."""
     return shutil.which("redis-server")
 
 

@@ -63,6 +63,7 @@ FIRST, SECOND = "2026-02-01T00:00:00+00:00", "2026-02-01T06:00:00+00:00"
 #: of the deferring try finds the task queued again and the scheduler marks it up for retry
 #: ("finished with state success, but the task instance's state attribute is queued").
 PUSH_SPEED = "0.5"
+SANDBOX_ARGS = ("--employees", EMPLOYEES, "--seed", SEED, "--speed", RECKON_SPEED, "--push-speed", PUSH_SPEED)
 #: The month before both logical dates: what both runs must close.
 MONTH = "01/2026"
 FOLDER = "monthly_closing/2026-02-01"
@@ -188,18 +189,7 @@ def local_scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenari
     data = work / "data"
     write_master_data(data / "master_data")
     env = base_env()
-    sandbox = Sandbox(
-        work,
-        env,
-        "--employees",
-        EMPLOYEES,
-        "--seed",
-        SEED,
-        "--speed",
-        RECKON_SPEED,
-        "--push-speed",
-        PUSH_SPEED,
-    )
+    sandbox = Sandbox(work, env, *SANDBOX_ARGS)
     deployment = None
     try:
         env.update(sandbox.airflow_env)
@@ -264,18 +254,7 @@ def celery_scenario(local_scenario: Scenario, tmp_path_factory: pytest.TempPathF
         broker = RedisServer(work / "redis", redis)
         stack.callback(broker.stop)
         env = base_env()
-        sandbox = Sandbox(
-            work,
-            env,
-            "--employees",
-            EMPLOYEES,
-            "--seed",
-            SEED,
-            "--speed",
-            RECKON_SPEED,
-            "--push-speed",
-            PUSH_SPEED,
-        )
+        sandbox = Sandbox(work, env, *SANDBOX_ARGS)
         stack.callback(sandbox.stop)
         bucket = Bucket(s3, s3.new_bucket("payroll"))
         master = work / "master_data"

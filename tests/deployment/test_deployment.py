@@ -334,7 +334,12 @@ def test_the_results_task_killed_mid_read_was_read_again(scenario):
     results = scenario.tasks["disturbed"]["results"]
     assert results["state"] == "success"
     assert results["try_number"] == at_kill["try"] + 1
-    assert scenario.reckons["disturbed"]["reconsumes"] == 2, "one reconsume per try"
+    assert at_kill["reckon"]["reconsumes"] == 1, "the killed try reconsumed before its read"
+    # the next try reconsumes and reads everything again; in a deployment that has not yet seen a
+    # complete read of this kind of reckon (the Celery one), it also reads a second time to compare,
+    # since what total counts is not known yet (ReadingMemory): one more reconsume
+    learnt = "undisturbed" in scenario.runs
+    assert scenario.reckons["disturbed"]["reconsumes"] == (2 if learnt else 3)
 
 
 def test_the_files_are_those_of_an_undisturbed_run(scenario):

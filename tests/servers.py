@@ -116,6 +116,16 @@ def _stop_everything() -> None:
         process.stop(grace=2.0)
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # unwinds: fixtures' finally blocks and atexit stop the processes
+
+
+# a test run ended with SIGTERM (a CI job cancelled, a timeout's kill) would otherwise leave every
+# process started here running: turn it into an exit that runs the clean-ups
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
 @contextlib.contextmanager
 def running(process: LocalProcess) -> Iterator[LocalProcess]:
     try:

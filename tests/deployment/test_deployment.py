@@ -75,12 +75,6 @@ FILES = (
     "timecards.jsonl",
     "timecards.failures.jsonl",
 )
-#: Not yet fixed on main: the assertions of these tests fail until the fixes land (issue 11).
-MONTH_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: a manual run closes the month before the time of the trigger, not the one before "
-    "its logical date (the companies helper's fix)",
-)
 
 
 def base_env() -> dict[str, str]:
@@ -364,7 +358,6 @@ def test_with_celery_tasks_ran_on_both_workers_and_shared_only_s3(celery_scenari
     assert local == [], "no file on a local disk"
 
 
-@MONTH_BUG
 def test_the_month_closed_is_the_one_before_the_logical_date(scenario):
     assert set(scenario.competence.values()) == {MONTH}, scenario.competence
     for reckon in scenario.reckons.values():

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +94,18 @@ class LocalProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=30)
 
+    def terminate(self) -> None:
+        """SIGTERM to the group, without waiting (``stop`` waits)."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM to the group, SIGKILL what is left after ``grace`` seconds; idempotent."""
         if self in _RUNNING:
             _RUNNING.remove(self)
         if self.alive():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
+            self.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=grace)
         # the leader may be gone while its children live on in the group
@@ -124,14 +129,6 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
 # process started here running: turn it into an exit that runs the clean-ups
 if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-
-
-@contextlib.contextmanager
-def running(process: LocalProcess) -> Iterator[LocalProcess]:
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 # --------------------------------------------------------------------------------------------------

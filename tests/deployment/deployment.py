@@ -36,7 +36,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +281,9 @@ class Deployment:
                 raise RuntimeError(f"{name} ended (exit {process.proc.returncode})\n{process.tail()}")
 
     def stop(self) -> None:
+        """Every component: SIGTERM to all at once, then each waited for (SIGKILL past its grace)."""
+        for process in self.components.values():
+            process.terminate()
         for process in reversed(list(self.components.values())):
             process.stop()
 
@@ -415,12 +418,3 @@ def _instant(text: str) -> float:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.timestamp()
-
-
-@contextlib.contextmanager
-def stopped_at_exit(*things: Any) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for thing in reversed(things):
-            thing.stop()

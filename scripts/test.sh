@@ -113,12 +113,36 @@ run_package() {  # the release check, for the lines among AIRFLOW_LINES that it 
 }
 
 status=0
+# 0. the Celery broker of tests/deployment (with line 3): Debian's redis-server, installed when missing,
+# in the background while the environments are made. CI runs as root with apt-get: there a failed
+# install fails the run; elsewhere (no root, no apt-get) the Celery scenario is skipped, saying why.
+redis_pid=""
+case " $AIRFLOW_LINES " in
+  *" 3 "*)
+    if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
+      [ "$(id -u)" = 0 ]; then
+      echo "== installing redis-server (Debian's package) for the CeleryExecutor deployment test"
+      (
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q --no-install-recommends redis-server ||
+          { apt-get update -q && apt-get install -y -q --no-install-recommends redis-server; }
+      ) >"$LOGS/redis-install.log" 2>&1 &
+      redis_pid=$!
+    fi
+    ;;
+esac
+
 # 1. environments, one after the other (uv downloads in parallel itself; its cache is shared)
 for line in $AIRFLOW_LINES; do
   line_config "$line"
   echo "== Airflow $line: preparing $VENVS/$name ($spec)"
   make_env "$name" "$spec" "$extras"
 done
+if [ -n "$redis_pid" ] && ! wait "$redis_pid"; then
+  echo "== could not install redis-server (apt-get): the deployment test's Celery scenario cannot run"
+  tail -n 20 "$LOGS/redis-install.log"
+  status=1
+fi
 
 # 2. the lines' tests (and lint) side by side, at most TEST_JOBS at a time, longest first
 jobs_list=()
@@ -133,17 +157,7 @@ done
 
 case " $AIRFLOW_LINES " in
   *" 3 "*)  # the real deployment (tests/deployment) on Airflow 3, right after line 3 starts
-    jobs_list=("${jobs_list[0]}" deploy "${jobs_list[@]:1}")
-    # the Celery broker of tests/deployment: Debian's redis-server, installed when missing (root)
-    if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &&
-      [ "$(id -u)" = 0 ]; then
-      echo "== installing redis-server (Debian's package) for the CeleryExecutor deployment test"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1 ||
-        { apt-get update -q >/dev/null 2>&1 &&
-          DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server >/dev/null 2>&1; } ||
-        echo "== could not install redis-server: the CeleryExecutor deployment test will be skipped"
-    fi
-    ;;
+    jobs_list=("${jobs_list[0]}" deploy "${jobs_list[@]:1}") ;;
 esac
 
 pending=("${jobs_list[@]}")

@@ -77,9 +77,18 @@ FILES = (
 )
 
 
-def base_env() -> dict[str, str]:
-    """This environment without any Airflow setting of the test session (its AIRFLOW_HOME...)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
+def base_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """This environment without any Airflow setting of the test session (its AIRFLOW_HOME...), with
+    bytecode kept (in a folder of the test's own), as a deployment's installed packages have it: a
+    machine that sets PYTHONDONTWRITEBYTECODE would otherwise compile Airflow from source in every
+    task process, and our modules at each first import in the triggerer."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "_AIRFLOW")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.getbasetemp() / "pycache")
+    return env
 
 
 def write_master_data(folder: Path) -> None:
@@ -182,7 +191,7 @@ def local_scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenari
     work = tmp_path_factory.mktemp("deployment-local")
     data = work / "data"
     write_master_data(data / "master_data")
-    env = base_env()
+    env = base_env(tmp_path_factory)
     sandbox = Sandbox(work, env, *SANDBOX_ARGS)
     deployment = None
     try:
@@ -247,7 +256,7 @@ def celery_scenario(local_scenario: Scenario, tmp_path_factory: pytest.TempPathF
         stack.callback(s3.stop)
         broker = RedisServer(work / "redis", redis)
         stack.callback(broker.stop)
-        env = base_env()
+        env = base_env(tmp_path_factory)
         sandbox = Sandbox(work, env, *SANDBOX_ARGS)
         stack.callback(sandbox.stop)
         bucket = Bucket(s3, s3.new_bucket("payroll"))

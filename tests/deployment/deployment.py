@@ -7,7 +7,8 @@ inspection API.
 The settings that matter, on Airflow 3.3:
 
 * ``[core] executor``: ``LocalExecutor`` runs on SQLite on Airflow 3 (``airflow standalone`` does
-  the same); Airflow 2.11 refuses any executor but ``SequentialExecutor`` on SQLite.
+  the same); Airflow 2.11 refuses any executor but ``SequentialExecutor`` on SQLite, so this runs on
+  Airflow 3 only.
 * ``[core] execution_api_server_url``: where task processes reach the Execution API (the
   api-server's ``/execution/``); every worker needs it, on any machine.
 * ``[api_auth] jwt_secret``: one secret for every component, which signs and checks the tokens of
@@ -141,40 +142,21 @@ class Deployment:
             # the log servers of the triggerer and of local task runs: free ports, not 8793/8794
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.base,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # the triggerer warns when its event loop lags: 0.2 s by default, which a 2-core machine
+            # running two test jobs reaches by CPU starvation alone, with no trigger blocking
+            # anything; what a blocking trigger did (issue 11) was 0.5 s as each of ours started
+            "AIRFLOW__TRIGGERER__BLOCKED_MAIN_THREAD_WARNING_THRESHOLD": "0.4",
         }
-        if AIRFLOW_3:
-            self.env.update(
-                {
-                    "AIRFLOW__API__HOST": "127.0.0.1",
-                    "AIRFLOW__API__PORT": str(self.port),
-                    "AIRFLOW__API__BASE_URL": self.base,
-                    "AIRFLOW__API__WORKERS": "1",
-                    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
-                    "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-                    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-                    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-                    # the triggerer warns when its event loop lags: 0.2 s by default, which a 2-core
-                    # machine running two test jobs reaches by CPU starvation alone, with no trigger
-                    # blocking anything; what a blocking trigger did (issue 11) was 0.5 s as each of
-                    # ours started
-                    "AIRFLOW__TRIGGERER__BLOCKED_MAIN_THREAD_WARNING_THRESHOLD": "0.4",
-                }
-            )
-        else:
-            self.env.update(
-                {
-                    "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
-                    "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(self.port),
-                    "AIRFLOW__WEBSERVER__WORKERS": "1",
-                    "AIRFLOW__WEBSERVER__SECRET_KEY": secrets.token_urlsafe(32),
-                    "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
-                    "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
-                    "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
-                }
-            )
         self.components: dict[str, LocalProcess] = {}
         self.session = requests.Session()
-        self._password = secrets.token_urlsafe(16)
         self._starts: dict[str, int] = {}
 
     # -- the components -----------------------------------------------------------------------
@@ -196,7 +178,7 @@ class Deployment:
         return done.stdout
 
     def prepare(self) -> None:
-        """The dags folder (the example DAGs), the database, the pool, the REST API's user."""
+        """The dags folder (the example DAGs), the database, the pool."""
         dags = self.home / "dags"
         dags.mkdir(parents=True, exist_ok=True)
         for source in EXAMPLES.glob("*.py"):
@@ -210,23 +192,6 @@ class Deployment:
             "PontoWeb: at most 4 processes at once",
             "--include-deferred",
         )
-        if not AIRFLOW_3:
-            self.airflow(
-                "users",
-                "create",
-                "--username",
-                "ahgora-test",
-                "--password",
-                self._password,
-                "--role",
-                "Admin",
-                "--firstname",
-                "Ahgora",
-                "--lastname",
-                "Test",
-                "--email",
-                "ahgora-test@example.invalid",
-            )
 
     def start(
         self, name: str, *command: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
@@ -262,8 +227,8 @@ class Deployment:
         return self.start(name, *command, env=own, cwd=workdir)
 
     def start_core(self) -> None:
-        """The api-server (webserver on 2.11), the scheduler, the dag-processor and the triggerer."""
-        self.start("api-server", "api-server" if AIRFLOW_3 else "webserver")
+        """The api-server, the scheduler, the dag-processor and the triggerer."""
+        self.start("api-server", "api-server")
         self.start("scheduler", "scheduler")
         self.start("dag-processor", "dag-processor")
         self.start("triggerer", "triggerer")
@@ -290,16 +255,14 @@ class Deployment:
     # -- the REST API -------------------------------------------------------------------------
 
     def _authenticate(self) -> None:
-        if AIRFLOW_3:
-            answer = self.session.get(f"{self.base}/auth/token", timeout=30)
-            answer.raise_for_status()
-            self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
-        else:
-            self.session.auth = ("ahgora-test", self._password)
+        """A token from the simple auth manager (every caller is an admin in this deployment)."""
+        answer = self.session.get(f"{self.base}/auth/token", timeout=30)
+        answer.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """A call of the REST API (``/api/v2`` on Airflow 3, ``/api/v1`` on 2.11); its JSON."""
-        url = f"{self.base}/api/{'v2' if AIRFLOW_3 else 'v1'}/{path.lstrip('/')}"
+        """A call of the REST API (``/api/v2``); its JSON."""
+        url = f"{self.base}/api/v2/{path.lstrip('/')}"
         answer = self.session.request(method, url, timeout=30, **kwargs)
         if answer.status_code in (401, 403):
             self._authenticate()
@@ -313,9 +276,7 @@ class Deployment:
         def healthy() -> bool:
             self.check_alive()
             try:
-                answer = self.session.get(
-                    f"{self.base}/api/v2/monitor/health" if AIRFLOW_3 else f"{self.base}/health", timeout=10
-                )
+                answer = self.session.get(f"{self.base}/api/v2/monitor/health", timeout=10)
                 health = answer.json()
             except (requests.RequestException, ValueError):
                 return False
@@ -345,8 +306,11 @@ class Deployment:
         self.airflow(*args)
         runs = self.api("GET", f"dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
         wanted = _instant(logical_date)
-        field = "logical_date" if AIRFLOW_3 else "execution_date"
-        matches = [run["dag_run_id"] for run in runs if run.get(field) and _instant(run[field]) == wanted]
+        matches = [
+            run["dag_run_id"]
+            for run in runs
+            if run.get("logical_date") and _instant(run["logical_date"]) == wanted
+        ]
         assert len(matches) == 1, f"one run of {dag_id} at {logical_date}: {runs}"
         return str(matches[0])
 

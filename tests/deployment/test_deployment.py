@@ -44,8 +44,8 @@ from tests.servers import Bucket, RedisServer, S3Server, redis_server_binary
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.deployment,
-    # one deployment per executor, set up by the first test: minutes on a quiet machine, more on a busy one
-    pytest.mark.timeout(2400),
+    # one deployment per executor, set up by its first test: 6 to 10 minutes on a busy 2-core machine
+    pytest.mark.timeout(1200),
     pytest.mark.skipif(
         not AIRFLOW_3,
         reason="the real deployment runs on Airflow 3.3 (on SQLite, Airflow 2.11 allows only the "

@@ -26,7 +26,6 @@ Voors resources (:data:`RESOURCES`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -62,9 +61,52 @@ def _model(module: str, name: str | None) -> Any:
 # ==================================================================================================
 
 
-@dataclass(frozen=True)
-class PushRoute:
+class _Entry:
+    """A registry entry: immutable, equal to another of its fields' values. Written by hand rather than
+    as a frozen dataclass, which generates its methods with ``exec`` when the module is imported:
+    about 1 ms of every Dag file's parse for each class (bench/parse_cost.py)."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _set(self, **values: Any) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), dict(zip(self._fields, self._values(), strict=True))))
+
+
+def _rebuild(cls: type[_Entry], values: dict[str, Any]) -> _Entry:
+    return cls(**values)
+
+
+class PushRoute(_Entry):
     """One PontoWeb push route (``POST /<name>``, a JSON array of records)."""
+
+    __slots__ = ("documented", "id_keys", "idempotent", "message", "model_name", "name")
+    _fields = ("name", "model_name", "id_keys", "idempotent", "message", "documented")
 
     name: str
     """The route without its slash, as the process monitor names it: ``"costcenter"``."""
@@ -78,8 +120,26 @@ class PushRoute:
     """Sending a record again is harmless (an upsert by its key)."""
     message: str
     """The ``message`` of the route's answer (the documents give the first two; the sandbox uses it)."""
-    documented: bool = True
+    documented: bool
     """Described by the vendor documents (else by the vendor's integration pages only)."""
+
+    def __init__(
+        self,
+        name: str,
+        model_name: str | None,
+        id_keys: tuple[str, ...],
+        idempotent: bool,
+        message: str,
+        documented: bool = True,
+    ) -> None:
+        self._set(
+            name=name,
+            model_name=model_name,
+            id_keys=id_keys,
+            idempotent=idempotent,
+            message=message,
+            documented=documented,
+        )
 
     @property
     def path(self) -> str:
@@ -144,9 +204,35 @@ def push_route(resource: str) -> PushRoute | None:
 OPERATIONS = frozenset({"upsert", "create", "update", "delete", "get", "list"})
 
 
-@dataclass(frozen=True)
-class VoorsResource:
+class VoorsResource(_Entry):
     """How one Voors resource is spoken to."""
+
+    __slots__ = (
+        "array",
+        "delete_array",
+        "delete_by_path_id",
+        "delete_envelope",
+        "envelope",
+        "identifier",
+        "model_name",
+        "name",
+        "operations",
+        "path",
+        "readback",
+    )
+    _fields = (
+        "name",
+        "path",
+        "envelope",
+        "operations",
+        "identifier",
+        "model_name",
+        "array",
+        "delete_envelope",
+        "delete_array",
+        "delete_by_path_id",
+        "readback",
+    )
 
     name: str
     """Registry key, the path without its slash, e.g. ``"departments"``."""
@@ -157,22 +243,50 @@ class VoorsResource:
     operations: frozenset[str]
     identifier: str
     """What identifies a record: ``"remoteId"``, ``"cpf"`` or ``"id"`` (Voors' own id)."""
-    model_name: str | None = None
+    model_name: str | None
     """Class name of the model that validates one record sent (in :mod:`models.voors`); ``None``:
     passed through as given."""
-    array: bool = False
+    array: bool
     """The POST body holds an array under ``envelope`` (several records per request)."""
-    delete_envelope: str | None = None
+    delete_envelope: str | None
     """Envelope key of DELETE bodies when it differs from ``envelope``."""
-    delete_array: bool = False
+    delete_array: bool
     """DELETE takes an array of ``{remoteId}`` (several records per request)."""
-    delete_by_path_id: bool = False
+    delete_by_path_id: bool
     """DELETE is ``DELETE /path/{id}`` with no body."""
-    readback: tuple[str, ...] = ()
+    readback: tuple[str, ...]
     """For resources whose POST creates: the wire fields that find a created record in the list
     (``GET /path``): the first one (its name or title) must be sent and equal; each other one is
     compared when both the record sent and the record listed have it (``remoteId`` in the forms
     Voors echoes it). Empty: a created record cannot be found again."""
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        envelope: str,
+        operations: frozenset[str],
+        identifier: str,
+        model_name: str | None = None,
+        array: bool = False,
+        delete_envelope: str | None = None,
+        delete_array: bool = False,
+        delete_by_path_id: bool = False,
+        readback: tuple[str, ...] = (),
+    ) -> None:
+        self._set(
+            name=name,
+            path=path,
+            envelope=envelope,
+            operations=operations,
+            identifier=identifier,
+            model_name=model_name,
+            array=array,
+            delete_envelope=delete_envelope,
+            delete_array=delete_array,
+            delete_by_path_id=delete_by_path_id,
+            readback=readback,
+        )
 
     def supports(self, operation: str) -> bool:
         return operation in self.operations

@@ -119,9 +119,11 @@ def test_reckon_flow_returns_every_record(sandbox, pw_hook):
 
 @pytest.mark.parametrize("kind", ["reset", "timeout", "malformed", "status"])
 def test_a_read_lost_after_consume_is_recovered_with_reconsume(sandbox, kind):
-    pw, _ = hooks(timeout=0.5)
+    # every call of this hook has the deadline: 2 s leaves room for a loaded machine's ordinary calls,
+    # and the held answer (6 s) is well past it (it was 0.5 s: it failed once at load 10)
+    pw, _ = hooks(timeout=2.0)
     unique = reckon(pw, sandbox)
-    sandbox.add_fault(f"GET {RECKON_RESULTS}", kind=kind, on_calls=(2,), delay=1.5)
+    sandbox.add_fault(f"GET {RECKON_RESULTS}", kind=kind, on_calls=(2,), delay=6.0)
     pages = pw.iter_reckon_results(unique, page_size=10)
     assert len(next(pages).data) == 10
     with pytest.raises(AhgoraReadInterruptedError) as info:

@@ -14,10 +14,12 @@ this test's process, not theirs, until their deadline. While they run, on the lo
 * the connection is looked up in a worker thread, once for the triggers that start together;
 * nothing blocks: no blocking ``connect``, no name lookup, no file opened, no module imported, no
   ``time.sleep`` (an audit hook sees each of them, with the code that did it);
-* no callback of the loop runs longer than 0.1 s, and the loop's lag, sampled every 10 ms, never
-  exceeds 0.1 s, while the process was busy: more than 0.1 s of CPU in that time, its own threads
+* no callback of the loop runs longer than 0.2 s, and the loop's lag, sampled every 10 ms, never
+  exceeds 0.2 s, while the process was busy: more than 0.2 s of CPU in that time, its own threads
   included (they take the interpreter's lock from the loop). A stall in which the process did not
-  get that much CPU is the machine's (other processes running), and is only reported.
+  get that much CPU is the machine's (other processes running), and is only reported. (0.1 s failed
+  once at load 10 on 2 cores, with nothing of ours on the loop: the worker threads' imports took the
+  interpreter's lock; a 0.5 s lookup on the loop, what a real triggerer saw, is still far above.)
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import pytest
 
 from airflow_provider_ahgora.sandbox.server import Sandbox
 
-LIMIT = 0.1
+LIMIT = 0.2
 TRIGGERS = 20
 #: Seconds each connection lookup takes (longer than LIMIT: one on the loop would show as a lag).
 LOOKUP = 0.5

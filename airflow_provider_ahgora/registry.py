@@ -105,8 +105,7 @@ def _rebuild(cls: type[_Entry], values: dict[str, Any]) -> _Entry:
 class PushRoute(_Entry):
     """One PontoWeb push route (``POST /<name>``, a JSON array of records)."""
 
-    __slots__ = ("documented", "id_keys", "idempotent", "message", "model_name", "name")
-    _fields = ("name", "model_name", "id_keys", "idempotent", "message", "documented")
+    __slots__ = _fields = ("name", "model_name", "id_keys", "idempotent", "message", "documented")
 
     name: str
     """The route without its slash, as the process monitor names it: ``"costcenter"``."""
@@ -207,20 +206,7 @@ OPERATIONS = frozenset({"upsert", "create", "update", "delete", "get", "list"})
 class VoorsResource(_Entry):
     """How one Voors resource is spoken to."""
 
-    __slots__ = (
-        "array",
-        "delete_array",
-        "delete_by_path_id",
-        "delete_envelope",
-        "envelope",
-        "identifier",
-        "model_name",
-        "name",
-        "operations",
-        "path",
-        "readback",
-    )
-    _fields = (
+    __slots__ = _fields = (
         "name",
         "path",
         "envelope",

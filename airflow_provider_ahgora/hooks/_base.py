@@ -341,8 +341,8 @@ class SecretScrubber:
     This is the one rule for quoting server text (error bodies, connection errors, retry log
     lines): **mask first, then cut**, so that a cut can never leave a prefix of a secret behind.
     It masks each secret as is and in any mix of JSON, URL and HTML escapes (:func:`secret_pattern`:
-    ``\\u0026``, ``%26``, ``&amp;``, ``&#38;`` and ``&#x26;`` are all ``&``), plus its literal forms
-    (:func:`secret_forms`),
+    ``\\u0026``, ``%26``, ``&amp;``, ``&#38;`` and ``&#x26;`` are all ``&``; its usual literal forms,
+    :func:`secret_forms`, go to Airflow's masker and find a secret cut short), and so
     for PontoWeb the base64 of ``login:password`` and the whole ``Basic ...`` header value, for
     Voors the token as sent in the ``Authorization`` header; matching ignores case (percent-escapes
     come in either case). Only a bounded prefix of a huge text is read, long enough that nothing
@@ -355,34 +355,30 @@ class SecretScrubber:
         text = hook.settings.scrubber.scrub(str(exc), limit=300)
     """
 
-    __slots__ = ("_forms", "_longest", "_lowered", "_pattern", "_withhold")
+    __slots__ = ("_forms", "_longest", "_pattern", "_withhold")
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        forms: set[str] = set()
+        maskable: set[str] = set()
         withhold = False
-        secrets_seen: list[str] = []
         for secret in secrets:
             if not secret:
                 continue
-            secrets_seen.append(secret)
             if len(secret) < MIN_MASKABLE:
                 withhold = True
-                continue
-            forms.update(secret_forms(secret))
+            else:
+                maskable.add(secret)
         self._withhold = withhold
+        # the literal forms: for Airflow's masker and for a secret the server cut short
+        forms = {form for secret in maskable for form in secret_forms(secret)}
         self._forms = tuple(sorted(forms, key=lambda f: (-len(f), f)))  # longest first: it wins
-        self._lowered = tuple(f.lower() for f in self._forms)
-        maskable = sorted({x for x in secrets_seen if len(x) >= MIN_MASKABLE}, key=lambda x: (-len(x), x))
-        self._longest = max(
-            [len(f) for f in self._forms[:1]] + [_pattern_longest(x) for x in maskable], default=0
-        )
-        alternatives = [secret_pattern(x) for x in maskable] + [re.escape(f) for f in self._forms]
+        # the pattern: each secret in any mix of escapes (every literal form is one such mix)
+        ordered = sorted(maskable, key=lambda x: (-len(x), x))
+        self._longest = max((_pattern_longest(x) for x in ordered), default=0)
         # a lookahead for the characters an occurrence can start with lets the engine skip the rest
-        starts = {c for f in (*maskable, *self._forms) for c in (f[:1].lower(), f[:1].upper())}
-        lead = "(?=[" + "".join(re.escape(c) for c in sorted(starts | set(_ESCAPE_STARTS))) + "])"
-        self._pattern = (
-            re.compile(lead + "(?:" + "|".join(alternatives) + ")", re.IGNORECASE) if alternatives else None
-        )
+        starts = {c for x in ordered for c in (x[:1].lower(), x[:1].upper())} | set(_ESCAPE_STARTS)
+        lead = "(?=[" + "".join(re.escape(c) for c in sorted(starts)) + "])"
+        alternatives = "|".join(secret_pattern(x) for x in ordered)
+        self._pattern = re.compile(f"{lead}(?:{alternatives})", re.IGNORECASE) if ordered else None
 
     @classmethod
     def for_basic(cls, login: str | None, password: str | None) -> SecretScrubber:
